@@ -1,0 +1,13 @@
+// Entry points registered by addon.cpp.
+#pragma once
+#include <napi.h>
+
+namespace curricula::addon {
+Napi::Value Schedule(const Napi::CallbackInfo& info);
+Napi::Value ScheduleSync(const Napi::CallbackInfo& info);
+Napi::Value ScheduleBruteForceSync(const Napi::CallbackInfo& info);
+Napi::Value Noise(const Napi::CallbackInfo& info);
+Napi::Value Targets(const Napi::CallbackInfo& info);
+Napi::Value Fidelity(const Napi::CallbackInfo& info);
+Napi::Value Shuffle(const Napi::CallbackInfo& info);
+}  // namespace curricula::addon

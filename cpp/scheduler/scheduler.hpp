@@ -1,0 +1,72 @@
+// The curriculum-aligned greedy scheduler (see docs/architecture.md#scheduler).
+// At every step it appends the remaining sequence s minimising
+//   J(s) = sum_k (T_k + c_sk - E_k(S + l_s))^2  +  lambda * sum_b (U_b + c_sb - U*_b(S + l_s))^2
+// ("sos"), or sqrt(group term) + lambda * sqrt(bin term) ("norm"), plus optional
+// Gaussian noise; ties go to the lowest index. Scores are exact integers, so the
+// fast search returns the order of the naive O(M^2) reference bit for bit.
+#pragma once
+#include <cstdint>
+#include <stdexcept>
+#include <vector>
+
+#include "scheduler/corpus.hpp"
+#include "scheduler/fixed_point.hpp"
+
+namespace curricula {
+
+enum class Objective { SumOfSquares, Norm };
+
+struct ScheduleOptions {
+  std::vector<double> mixture;  // group mixture tau (K entries, sums to 1)
+  double lambda = 1.0;          // weight of the length-bin family
+  Objective objective = Objective::SumOfSquares;
+  double sigma = 0.0;            // std of the per-step, per-sequence Gaussian noise
+  uint64_t seed = 0;
+  uint64_t budgetTokens = 0;     // stop once this many tokens are scheduled; 0 = all
+  std::vector<uint64_t> resume;  // a previous order to replay before scheduling
+  uint32_t fanout = 16;          // search-tree fanout (performance only)
+};
+
+// Integer targets: E_k(S) = group[k] * S / P and U*_b(S) = bin[b] * S / P.
+struct FixedTargets {
+  int bits = 0;
+  int64_t P = 0;
+  std::vector<int64_t> group;  // K, sums to P
+  std::vector<int64_t> bin;    // B, sums to P; U*_b = sum_j tau_j kappa_{b|j}
+};
+FixedTargets buildFixedTargets(const SequenceCounts& counts, const std::vector<double>& mixture,
+                               uint32_t numGroups, uint32_t numBins, uint64_t extraTokens);
+
+struct ScheduleStats {
+  uint64_t steps = 0;
+  uint64_t leavesEvaluated = 0;
+  uint64_t nodesExpanded = 0;
+  int fixedPointBits = 0;
+};
+
+struct ScheduleResult {
+  std::vector<uint64_t> order;  // scheduled sequence indices (resume prefix excluded)
+  uint64_t tokens = 0;          // tokens in `order`
+  ScheduleStats stats;
+};
+
+// Called every few thousand steps; return false to cancel (the scheduler then throws Cancelled).
+class ProgressSink {
+ public:
+  virtual ~ProgressSink() = default;
+  virtual bool report(uint64_t steps, uint64_t tokens, uint64_t tokenGoal) = 0;
+};
+
+struct Cancelled : std::runtime_error {
+  Cancelled() : std::runtime_error("schedule was aborted") {}
+};
+
+// Fast exact search (tree of lower bounds; see scheduler.cpp).
+ScheduleResult scheduleFast(const CorpusView& corpus, const ScheduleOptions& opt, ProgressSink* progress);
+// Same arithmetic, every remaining sequence rescored at every step: O(M * nnz) overall.
+ScheduleResult scheduleBruteForce(const CorpusView& corpus, const ScheduleOptions& opt, ProgressSink* progress);
+
+// The noise the scheduler adds to sequence `index` at step `step` (before scaling by sigma).
+double scheduleNoise(uint64_t seed, uint64_t step, uint64_t index);
+
+}  // namespace curricula
