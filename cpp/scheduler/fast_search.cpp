@@ -123,22 +123,28 @@ class FastScheduler {
 
   void buildLeaves(const SequenceCounts& c) {
     // Sort key: length, exact-dimension pattern, then the counts in that pattern.
-    struct Key { uint64_t len, mask, counts; uint64_t seq; };
+    struct Key { uint64_t len, binMask, binCounts, hotMask, hotCounts, seq; };
     std::vector<Key> keys(M_);
     uint32_t cnt[kMaxDims];
     const int shift = [&] { int sh = 0; uint64_t mx = 0; for (auto l : c.length) mx = std::max(mx, l); while ((mx >> sh) > 0xffff) sh++; return sh; }();
-    for (uint64_t s = 0; s < M_; s++) {
-      const uint64_t mask = leafMask(s, cnt);
+    const uint64_t binBits = B_ == 64 ? ~uint64_t(0) : (uint64_t(1) << B_) - 1;
+    const auto pack = [&](uint64_t mask) {
       uint64_t packed = 0;
       int used = 0;
       for (uint64_t m = mask; m && used < 4; m &= m - 1, used++)
         packed |= (uint64_t)((cnt[__builtin_ctzll(m)] >> shift) & 0xffff) << (48 - 16 * used);
-      keys[s] = {c.length[s], mask, packed, s};
+      return packed;
+    };
+    for (uint64_t s = 0; s < M_; s++) {
+      const uint64_t mask = leafMask(s, cnt);
+      keys[s] = {c.length[s], mask & binBits, pack(mask & binBits), mask & ~binBits, pack(mask & ~binBits), s};
     }
     std::sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) {
       if (a.len != b.len) return a.len < b.len;
-      if (a.mask != b.mask) return a.mask < b.mask;
-      if (a.counts != b.counts) return a.counts < b.counts;
+      if (a.binMask != b.binMask) return a.binMask < b.binMask;
+      if (a.binCounts != b.binCounts) return a.binCounts < b.binCounts;
+      if (a.hotMask != b.hotMask) return a.hotMask < b.hotMask;
+      if (a.hotCounts != b.hotCounts) return a.hotCounts < b.hotCounts;
       return a.seq < b.seq;
     });
     leafSeq_.resize(M_);
@@ -287,23 +293,64 @@ class FastScheduler {
     const double S = (double)state_.S;
     double g, b;
     phiBounds(nd.lenLo, nd.lenHi, g, b);
-    const double cold = nd.v - nd.rmax * (S - nd.sref);
     double magG = std::fabs(g) + std::fabs(nd.v) + nd.rmax * (S - nd.sref), magB = std::fabs(b);
-    g += cold;
+    g += nd.v - nd.rmax * (S - nd.sref);
     const double l = (double)nd.lenHi;
+    int nb = 0, nh = 0;
     uint64_t k = 0;
     for (uint64_t mm = nd.mask; mm; mm &= mm - 1, k++) {
       const int d = __builtin_ctzll(mm);
       const double z = dimZ0_[d] - dimRate_[d] * l;  // lowest deficit over the node's lengths
       const double clo = boxLo_[nd.boxOff + k], chi = boxHi_[nd.boxOff + k];
-      const double cstar = -z;
-      const double val = cstar <= clo ? clo * (clo + 2 * z) : cstar >= chi ? chi * (chi + 2 * z) : -z * z;
       const double mag = chi * (chi + 2 * std::fabs(z));
-      if (d < (int)B_) { b += val; magB += mag; } else { g += val; magG += mag; }
+      if (d < (int)B_) { binLo_[nb] = clo; binHi_[nb] = chi; binZ_[nb++] = z; magB += mag; }
+      else { hotLo_[nh] = clo; hotHi_[nh] = chi; hotZ_[nh++] = z; magG += mag; }
     }
+    // Bin counts of a leaf sum to its length; hot-group counts to at most it.
+    b += familyBound(binLo_, binHi_, binZ_, nb, (double)nd.lenLo, (double)nd.lenHi);
+    g += familyBound(hotLo_, hotHi_, hotZ_, nh, 0.0, (double)nd.lenHi);
     g -= 1e-10 * magG + 1e-6;
     b -= 1e-10 * magB + 1e-6;
     return combineBound(g, b);
+  }
+
+  // min sum_d c_d (c_d + 2 z_d) over real lo_d <= c_d <= hi_d with sum_d c_d in [sumLo, sumHi]:
+  // a separable convex program, solved by water-filling (c_d = clamp(mu - z_d)).
+  static double familyBound(const double* lo, const double* hi, const double* z, int n, double sumLo, double sumHi) {
+    if (n == 0) return 0.0;
+    const auto fill = [&](double mu, double& value) {
+      double sum = 0;
+      value = 0;
+      for (int d = 0; d < n; d++) {
+        const double c = std::min(hi[d], std::max(lo[d], mu - z[d]));
+        sum += c;
+        value += c * (c + 2 * z[d]);
+      }
+      return sum;
+    };
+    double value;
+    const double s0 = fill(0.0, value);
+    double target;
+    if (s0 < sumLo) target = sumLo;
+    else if (s0 > sumHi) target = sumHi;
+    else return value;
+    // Breakpoints of the piecewise-linear sum(mu); find the piece that reaches target.
+    double bp[2 * kMaxDims];
+    for (int d = 0; d < n; d++) { bp[2 * d] = lo[d] + z[d]; bp[2 * d + 1] = hi[d] + z[d]; }
+    std::sort(bp, bp + 2 * n);
+    double prevMu = bp[0], prevSum = fill(prevMu, value);
+    if (target <= prevSum) return value;
+    for (int i = 1; i < 2 * n; i++) {
+      const double sum = fill(bp[i], value);
+      if (sum >= target) {
+        const double mu = sum > prevSum ? prevMu + (bp[i] - prevMu) * (target - prevSum) / (sum - prevSum) : bp[i];
+        fill(mu, value);
+        return value;
+      }
+      prevMu = bp[i];
+      prevSum = sum;
+    }
+    return value;  // target above the largest reachable sum: the box corner is the bound
   }
 
   double nodeCold(const Node& nd) const { return nd.v == kInf ? kInf : nd.v - nd.rmax * ((double)state_.S - nd.sref); }
@@ -376,6 +423,7 @@ class FastScheduler {
   std::vector<std::vector<Node>> levels_;
   std::vector<uint32_t> boxLo_, boxHi_;
   double dimZ0_[kMaxDims] = {0}, dimRate_[kMaxDims] = {0};
+  double binLo_[kMaxDims], binHi_[kMaxDims], binZ_[kMaxDims], hotLo_[kMaxDims], hotHi_[kMaxDims], hotZ_[kMaxDims];
   uint64_t phiCacheLo_ = UINT64_MAX, phiCacheHi_ = UINT64_MAX;
   double phiCacheG_ = 0, phiCacheB_ = 0;
   std::vector<std::pair<double, uint64_t>> heap_;

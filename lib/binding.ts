@@ -1,0 +1,106 @@
+/**
+ * Loads the native addon and describes its surface. Everything that crosses
+ * into C++ goes through this typed interface; the facade validates first.
+ */
+import * as path from 'path';
+
+import { AbortError, CurriculaError, ValidationError } from './errors';
+
+export interface NativeCorpus {
+  offsets: BigUint64Array;
+  group: Uint32Array;
+  bin: Uint32Array;
+  tokens: Uint32Array;
+  numGroups: number;
+  numBins: number;
+}
+
+export interface NativeScheduleOptions {
+  mixture: Float64Array;
+  lambda: number;
+  objective: 'sos' | 'norm';
+  sigma: number;
+  seed: bigint;
+  budgetTokens: number;
+  resume?: Uint32Array | BigUint64Array;
+  fanout?: number;
+}
+
+export interface NativeScheduleStats {
+  steps: number;
+  leavesEvaluated: number;
+  nodesExpanded: number;
+  fixedPointBits: number;
+}
+
+export interface NativeScheduleResult {
+  order: Uint32Array | BigUint64Array;
+  tokens: number;
+  stats: NativeScheduleStats;
+}
+
+export interface NativeFidelity {
+  sequences: number;
+  tokens: number;
+  groupMaxDeviation: Float64Array;
+  binMaxDeviation: Float64Array;
+  checkpointTokens: Float64Array;
+  checkpointL1: Float64Array;
+  finalRatio: Float64Array;
+}
+
+export interface BindingModule {
+  schedule(
+    corpus: NativeCorpus,
+    options: NativeScheduleOptions,
+    onProgress?: (steps: number, tokens: number, goal: number) => void,
+  ): { promise: Promise<NativeScheduleResult>; cancel(): void };
+  scheduleSync(corpus: NativeCorpus, options: NativeScheduleOptions): NativeScheduleResult;
+  scheduleBruteForceSync(corpus: NativeCorpus, options: NativeScheduleOptions): NativeScheduleResult;
+  noise(seed: bigint | number, step: bigint | number, index: bigint | number): number;
+  targets(
+    corpus: NativeCorpus,
+    mixture: Float64Array,
+  ): { bits: number; group: BigInt64Array; bin: BigInt64Array; binShare: Float64Array };
+  fidelity(
+    corpus: NativeCorpus,
+    order: Uint32Array | BigUint64Array,
+    mixture: Float64Array,
+    binShare: Float64Array,
+    checkpoints: number,
+  ): NativeFidelity;
+  shuffle(n: number, seed: bigint | number): Uint32Array | BigUint64Array;
+  cuda: boolean;
+}
+
+let cached: BindingModule | undefined;
+
+/** The native module, built by `npm install` (node-gyp) or `npm run build:cuda` (cmake-js). */
+export function binding(): BindingModule {
+  if (cached) return cached;
+  const root = path.resolve(__dirname, '..', '..');
+  const candidates = ['build/Release/curricula.node', 'build/Debug/curricula.node'];
+  const errors: string[] = [];
+  for (const rel of candidates) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      cached = require(path.join(root, rel)) as BindingModule;
+      return cached;
+    } catch (e) {
+      errors.push(`${rel}: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  throw new CurriculaError(
+    `The curricula native addon is not built (run \`npm install\` or \`npm run build:native\`). Tried ${errors.join('; ')}`,
+    'ERR_CURRICULA_NO_BINDING',
+  );
+}
+
+/** Maps an error thrown by the addon onto the typed error classes. */
+export function nativeError(e: unknown, field = 'input'): Error {
+  const err = e as { code?: string; message?: string };
+  if (err?.code === 'ABORT_ERR') return new AbortError();
+  if (err?.code === 'ERR_CURRICULA_VALIDATION') return new ValidationError(field, err.message ?? String(e));
+  if (err?.code) return new CurriculaError(err.message ?? String(e), err.code);
+  return e instanceof Error ? e : new Error(String(e));
+}

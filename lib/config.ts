@@ -1,0 +1,48 @@
+/**
+ * zod schemas for user-facing options. Errors name the field and the value,
+ * in the style "Expected number >= 0 for `lambda` but received -1".
+ */
+import { z } from 'zod';
+
+import { ValidationError, describeValue } from './errors';
+
+export const objectiveSchema = z.enum(['sos', 'norm']);
+
+export const scheduleOptionsSchema = z
+  .object({
+    /** Group mixture (K entries summing to 1); defaults to the corpus's own token shares. */
+    mixture: z.union([z.instanceof(Float64Array), z.array(z.number())]).optional(),
+    /** Weight of the document-length-bin family (groups have weight 1). */
+    lambda: z.number().finite().min(0).default(1),
+    /** "sos": sum of squares (the method's objective); "norm": sqrt(groups) + lambda*sqrt(bins), like the public reference. */
+    objective: objectiveSchema.default('sos'),
+    /** Standard deviation of the Gaussian noise added to every score at every step. */
+    sigma: z.number().finite().min(0).default(0),
+    /** Seed for the noise (and nothing else). */
+    seed: z.union([z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), z.bigint().min(0n)]).default(0),
+    /** Stop once at least this many tokens are scheduled; omitted = the whole corpus. */
+    budget: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
+    /** A previous order (prefix) to replay first, so the new order continues it exactly. */
+    resume: z.union([z.instanceof(Uint32Array), z.instanceof(BigUint64Array)]).optional(),
+    /** Tokens already trained when the resume prefix ends; checked against the prefix when both are given. */
+    offset: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+    /** Search-tree fanout; affects speed only. */
+    fanout: z.number().int().min(2).max(256).default(16),
+    signal: z.instanceof(AbortSignal).optional(),
+    onProgress: z.function().optional(),
+  })
+  .strict();
+
+export type ScheduleOptionsInput = z.input<typeof scheduleOptionsSchema>;
+export type ScheduleOptionsParsed = z.output<typeof scheduleOptionsSchema>;
+
+/** Parses with `schema`, turning the first issue into a ValidationError that names the field. */
+export function parseOptions<S extends z.ZodType>(schema: S, input: unknown, where = 'options'): z.output<S> {
+  const r = schema.safeParse(input ?? {});
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  const field = issue.path.length ? issue.path.join('.') : where;
+  let received: unknown = input;
+  for (const k of issue.path) received = (received as Record<PropertyKey, unknown> | undefined)?.[k as PropertyKey];
+  throw new ValidationError(field, `Invalid \`${field}\`: ${issue.message} (received ${describeValue(received)})`);
+}

@@ -1,0 +1,173 @@
+/**
+ * The greedy curriculum-aligned scheduler: builds one explicit order of
+ * sequences whose prefixes track the target mixture over groups and
+ * document-length bins. See docs/architecture.md for the objective and the
+ * exact search behind it.
+ */
+import { binding, nativeError, type NativeCorpus, type NativeScheduleOptions, type NativeScheduleStats } from './binding';
+import { parseOptions, scheduleOptionsSchema, type ScheduleOptionsInput, type ScheduleOptionsParsed } from './config';
+import { AbortError, ValidationError } from './errors';
+import { corpusMixture, validateMixture } from './io/mixture';
+import { validateSequenceSet, type SequenceSet } from './io/sequences';
+
+export type Order = Uint32Array | BigUint64Array;
+
+export interface ScheduleProgress {
+  steps: number;
+  tokens: number;
+  /** tokens the run will schedule in all (the budget, or the corpus) */
+  goal: number;
+}
+
+export interface ScheduleOptions extends Omit<ScheduleOptionsInput, 'onProgress'> {
+  onProgress?: (p: ScheduleProgress) => void;
+}
+
+export interface ScheduleResult {
+  /** sequence indices in training order (the resume prefix is not repeated) */
+  order: Order;
+  /** tokens in `order` */
+  tokens: number;
+  /** the group mixture the order follows */
+  mixture: Float64Array;
+  stats: NativeScheduleStats;
+}
+
+function totalTokens(set: SequenceSet): number {
+  let t = 0;
+  for (let i = 0; i < set.tokens.length; i++) t += set.tokens[i];
+  return t;
+}
+
+function prepare(input: SequenceSet, options: ScheduleOptions | undefined): {
+  corpus: NativeCorpus;
+  native: NativeScheduleOptions;
+  parsed: ScheduleOptionsParsed;
+  mixture: Float64Array;
+} {
+  const parsed = parseOptions(scheduleOptionsSchema, options);
+  validateSequenceSet(input);
+  const mixture = parsed.mixture
+    ? validateMixture(parsed.mixture, input.numGroups, input.groupNames)
+    : corpusMixture(input);
+  const corpus: NativeCorpus = {
+    offsets: input.offsets,
+    group: input.group,
+    bin: input.bin,
+    tokens: input.tokens,
+    numGroups: input.numGroups,
+    numBins: input.numBins,
+  };
+  if (input.numBins > 64) {
+    throw new ValidationError('numBins', `Expected at most 64 length bins for \`numBins\` but received ${input.numBins}`);
+  }
+  const M = input.offsets.length - 1;
+  let resumed = 0;
+  if (parsed.resume) {
+    const seen = new Uint8Array(M);
+    for (let i = 0; i < parsed.resume.length; i++) {
+      const s = Number(parsed.resume[i]);
+      if (s >= M) throw new ValidationError(`resume[${i}]`, `resume[${i}] = ${s} is out of range [0, ${M})`);
+      if (seen[s]) throw new ValidationError(`resume[${i}]`, `resume[${i}] = ${s} appears twice in the resume order`);
+      seen[s] = 1;
+      resumed += sequenceLength(input, s);
+    }
+  }
+  if (parsed.offset !== undefined && parsed.resume && parsed.offset !== resumed) {
+    throw new ValidationError(
+      'offset',
+      `\`offset\` is ${parsed.offset} but the resume order holds ${resumed} tokens; they must agree`,
+    );
+  }
+  const available = totalTokens(input) - resumed;
+  if (parsed.budget !== undefined && parsed.budget > available) {
+    throw new ValidationError(
+      'budget',
+      `Expected \`budget\` <= ${available} (tokens left to schedule) but received ${parsed.budget}`,
+    );
+  }
+  const native: NativeScheduleOptions = {
+    mixture,
+    lambda: parsed.lambda,
+    objective: parsed.objective,
+    sigma: parsed.sigma,
+    seed: BigInt(parsed.seed),
+    budgetTokens: parsed.budget ?? 0,
+    resume: parsed.resume,
+    fanout: parsed.fanout,
+  };
+  return { corpus, native, parsed, mixture };
+}
+
+function sequenceLength(set: SequenceSet, s: number): number {
+  let l = 0;
+  for (let i = Number(set.offsets[s]); i < Number(set.offsets[s + 1]); i++) l += set.tokens[i];
+  return l;
+}
+
+/**
+ * Schedules off the event loop. Reports progress through `onProgress` and
+ * rejects with AbortError when `signal` aborts.
+ */
+export async function schedule(input: SequenceSet, options?: ScheduleOptions): Promise<ScheduleResult> {
+  const { corpus, native, parsed, mixture } = prepare(input, options);
+  const signal = parsed.signal;
+  if (signal?.aborted) throw new AbortError();
+  const onProgress = options?.onProgress;
+  const job = binding().schedule(
+    corpus,
+    native,
+    onProgress ? (steps, tokens, goal) => onProgress({ steps, tokens, goal }) : undefined,
+  );
+  const abort = () => job.cancel();
+  signal?.addEventListener('abort', abort, { once: true });
+  try {
+    const r = await job.promise;
+    return { order: r.order, tokens: r.tokens, mixture, stats: r.stats };
+  } catch (e) {
+    throw nativeError(e);
+  } finally {
+    signal?.removeEventListener('abort', abort);
+  }
+}
+
+/** Synchronous variant for small inputs (blocks the event loop while it runs). */
+export function scheduleSync(input: SequenceSet, options?: Omit<ScheduleOptions, 'signal' | 'onProgress'>): ScheduleResult {
+  const { corpus, native, mixture } = prepare(input, options);
+  try {
+    const r = binding().scheduleSync(corpus, native);
+    return { order: r.order, tokens: r.tokens, mixture, stats: r.stats };
+  } catch (e) {
+    throw nativeError(e);
+  }
+}
+
+/**
+ * The same objective, rescoring every remaining sequence at every step
+ * (O(M * nnz)). For cross-checks and benchmarks.
+ */
+export function scheduleBruteForceSync(
+  input: SequenceSet,
+  options?: Omit<ScheduleOptions, 'signal' | 'onProgress'>,
+): ScheduleResult {
+  const { corpus, native, mixture } = prepare(input, options);
+  try {
+    const r = binding().scheduleBruteForceSync(corpus, native);
+    return { order: r.order, tokens: r.tokens, mixture, stats: r.stats };
+  } catch (e) {
+    throw nativeError(e);
+  }
+}
+
+/** Native view of a validated set (no copies). */
+export function nativeCorpus(input: SequenceSet): NativeCorpus {
+  validateSequenceSet(input);
+  return {
+    offsets: input.offsets,
+    group: input.group,
+    bin: input.bin,
+    tokens: input.tokens,
+    numGroups: input.numGroups,
+    numBins: input.numBins,
+  };
+}
