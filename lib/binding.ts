@@ -24,6 +24,7 @@ export interface NativeScheduleOptions {
   budgetTokens: number;
   resume?: Uint32Array | BigUint64Array;
   fanout?: number;
+  engine?: 'scan' | 'tree';
 }
 
 export interface NativeScheduleStats {

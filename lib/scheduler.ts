@@ -95,6 +95,7 @@ function prepare(input: SequenceSet, options: ScheduleOptions | undefined): {
     budgetTokens: parsed.budget ?? 0,
     resume: parsed.resume,
     fanout: parsed.fanout,
+    engine: parsed.engine,
   };
   return { corpus, native, parsed, mixture };
 }

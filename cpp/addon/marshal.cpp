@@ -112,6 +112,13 @@ ScheduleOptions optionsFromJs(const Napi::Object& obj) {
     else if (s == "norm") o.objective = Objective::Norm;
     else throw typeError(env, "objective", "'sos' or 'norm'");
   }
+  Napi::Value eng = obj.Get("engine");
+  if (!eng.IsUndefined()) {
+    const std::string s = eng.IsString() ? eng.As<Napi::String>().Utf8Value() : "";
+    if (s == "scan") o.engine = Engine::Scan;
+    else if (s == "tree") o.engine = Engine::Tree;
+    else throw typeError(env, "engine", "'scan' or 'tree'");
+  }
   if (!obj.Get("seed").IsUndefined()) o.seed = u64FromJs(obj.Get("seed"), "seed");
   if (!obj.Get("budgetTokens").IsUndefined()) o.budgetTokens = u64FromJs(obj.Get("budgetTokens"), "budgetTokens");
   if (!obj.Get("resume").IsUndefined()) o.resume = indicesFromJs(obj.Get("resume"), "resume");

@@ -38,7 +38,7 @@ class ScheduleWorker : public Napi::AsyncProgressWorker<ProgressMsg> {
       }
     } sink(progress, *cancel_);
     try {
-      result_ = scheduleFast(corpus_.view, opt_, &sink);
+      result_ = curricula::schedule(corpus_.view, opt_, &sink);
     } catch (const Cancelled& e) {
       code_ = kAborted;
       SetError(e.what());
@@ -106,7 +106,7 @@ Napi::Value Schedule(const Napi::CallbackInfo& info) {
   return out;
 }
 
-Napi::Value ScheduleSync(const Napi::CallbackInfo& info) { return runSync(info, scheduleFast); }
-Napi::Value ScheduleBruteForceSync(const Napi::CallbackInfo& info) { return runSync(info, scheduleBruteForce); }
+Napi::Value ScheduleSync(const Napi::CallbackInfo& info) { return runSync(info, curricula::schedule); }
+Napi::Value ScheduleBruteForceSync(const Napi::CallbackInfo& info) { return runSync(info, scheduleScan); }
 
 }  // namespace curricula::addon

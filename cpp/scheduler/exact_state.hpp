@@ -2,6 +2,7 @@
 // counts T_k, U_b, the prefix length S, and the running sums that give
 // Phi(S + l) = sum_k (P T_k - t_k (S + l))^2 in O(1) for any length l.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -92,6 +93,45 @@ struct ExactState {
     if (opt->sigma > 0) k += opt->sigma * scheduleNoise(opt->seed, step, s);
     return k;
   }
+  // A lower bound on key(s) from double arithmetic with safety margins, cheap
+  // enough to screen every candidate before the exact integer score. When
+  // hotDim is given, also returns the part of the group term from groups k with
+  // hotDim[k] < 0 (a lower bound, in tokens^2).
+  double keyBound(uint64_t s, double phiG, double phiB, const int* hotDim, double* cold) const {
+    const uint64_t l = counts->length[s];
+    const int64_t P = targets->P;
+    const int64_t at = (int64_t)(S + l);
+    const double invP = 1.0 / (double)P;
+    double g = phiG, b = phiB, magG = std::fabs(phiG), magB = std::fabs(phiB), coldSum = 0;
+    for (uint64_t i = counts->groupOff[s]; i < counts->groupOff[s + 1]; i++) {
+      const uint32_t k = counts->groupId[i];
+      // P T_k - t_k (S + l) is exact in int64 because 2 P S_total < 2^62.
+      const double z = (double)(P * groups.T[k] - targets->group[k] * at) * invP;
+      const double c = counts->groupCount[i];
+      const double t = c * (c + 2 * z);
+      g += t;
+      magG += c * (c + 2 * std::fabs(z));
+      if (hotDim && hotDim[k] < 0) coldSum += t;
+    }
+    for (uint64_t i = counts->binOff[s]; i < counts->binOff[s + 1]; i++) {
+      const uint32_t k = counts->binId[i];
+      const double z = (double)(P * bins.T[k] - targets->bin[k] * at) * invP;
+      const double c = counts->binCount[i];
+      b += c * (c + 2 * z);
+      magB += c * (c + 2 * std::fabs(z));
+    }
+    if (cold) *cold = coldSum - 1e-10 * magG;
+    g -= 1e-10 * magG + 1e-6;
+    b -= 1e-10 * magB + 1e-6;
+    double r = opt->objective == Objective::SumOfSquares ? g + opt->lambda * b
+                                                         : std::sqrt(std::max(0.0, g)) + opt->lambda * std::sqrt(std::max(0.0, b));
+    r -= 1e-12 * std::fabs(r);
+    return r - kGaussianBound * opt->sigma;
+  }
+  double phiDouble(const FamilyState& f, uint64_t l) const {
+    return toDouble(f.phi(l)) * std::ldexp(1.0, -2 * targets->bits);
+  }
+
   void apply(uint64_t s) {
     const uint64_t l = counts->length[s];
     const uint64_t g0 = counts->groupOff[s], b0 = counts->binOff[s];

@@ -11,6 +11,7 @@
 // (integer arithmetic, shared with the brute force), so pruning never changes
 // the answer; bounds carry a relative safety margin for their double rounding.
 #include <algorithm>
+#include <cstdlib>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -139,8 +140,13 @@ class FastScheduler {
       const uint64_t mask = leafMask(s, cnt);
       keys[s] = {c.length[s], mask & binBits, pack(mask & binBits), mask & ~binBits, pack(mask & ~binBits), s};
     }
+    static const bool hotFirst = getenv("CURRICULA_HOT_FIRST") != nullptr;
     std::sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) {
       if (a.len != b.len) return a.len < b.len;
+      if (hotFirst) {
+        if (a.hotMask != b.hotMask) return a.hotMask < b.hotMask;
+        if (a.hotCounts != b.hotCounts) return a.hotCounts < b.hotCounts;
+      }
       if (a.binMask != b.binMask) return a.binMask < b.binMask;
       if (a.binCounts != b.binCounts) return a.binCounts < b.binCounts;
       if (a.hotMask != b.hotMask) return a.hotMask < b.hotMask;
@@ -318,39 +324,43 @@ class FastScheduler {
   // a separable convex program, solved by water-filling (c_d = clamp(mu - z_d)).
   static double familyBound(const double* lo, const double* hi, const double* z, int n, double sumLo, double sumHi) {
     if (n == 0) return 0.0;
-    const auto fill = [&](double mu, double& value) {
+    double s0 = 0;
+    for (int d = 0; d < n; d++) s0 += std::min(hi[d], std::max(lo[d], -z[d]));
+    double mu = 0;
+    if (s0 < sumLo || s0 > sumHi) {
+      const double target = s0 < sumLo ? sumLo : sumHi;
+      // sum(mu) is piecewise linear: slope +1 after lo_d + z_d, back to 0 after hi_d + z_d.
+      std::pair<double, int> ev[2 * kMaxDims];
       double sum = 0;
-      value = 0;
       for (int d = 0; d < n; d++) {
-        const double c = std::min(hi[d], std::max(lo[d], mu - z[d]));
-        sum += c;
-        value += c * (c + 2 * z[d]);
+        ev[2 * d] = {lo[d] + z[d], +1};
+        ev[2 * d + 1] = {hi[d] + z[d], -1};
+        sum += lo[d];
       }
-      return sum;
-    };
-    double value;
-    const double s0 = fill(0.0, value);
-    double target;
-    if (s0 < sumLo) target = sumLo;
-    else if (s0 > sumHi) target = sumHi;
-    else return value;
-    // Breakpoints of the piecewise-linear sum(mu); find the piece that reaches target.
-    double bp[2 * kMaxDims];
-    for (int d = 0; d < n; d++) { bp[2 * d] = lo[d] + z[d]; bp[2 * d + 1] = hi[d] + z[d]; }
-    std::sort(bp, bp + 2 * n);
-    double prevMu = bp[0], prevSum = fill(prevMu, value);
-    if (target <= prevSum) return value;
-    for (int i = 1; i < 2 * n; i++) {
-      const double sum = fill(bp[i], value);
-      if (sum >= target) {
-        const double mu = sum > prevSum ? prevMu + (bp[i] - prevMu) * (target - prevSum) / (sum - prevSum) : bp[i];
-        fill(mu, value);
-        return value;
+      std::sort(ev, ev + 2 * n);
+      mu = ev[0].first;
+      int slope = 0;
+      for (int i = 0; i < 2 * n && sum < target; i++) {
+        const double next = sum + slope * (ev[i].first - mu);
+        if (next >= target) { mu += (target - sum) / slope; sum = target; break; }
+        sum = next;
+        mu = ev[i].first;
+        slope += ev[i].second;
       }
-      prevMu = bp[i];
-      prevSum = sum;
     }
-    return value;  // target above the largest reachable sum: the box corner is the bound
+    double value = 0;
+    for (int d = 0; d < n; d++) {
+      const double c = std::min(hi[d], std::max(lo[d], mu - z[d]));
+      value += c * (c + 2 * z[d]);
+    }
+    return value;
+  }
+
+  double leafBound(uint64_t s, double& cold) {
+    const uint64_t l = setup_.counts.length[s];
+    double g, b;
+    phiBounds(l, l, g, b);
+    return state_.keyBound(s, g, b, hotDim_.data(), &cold);
   }
 
   double nodeCold(const Node& nd) const { return nd.v == kInf ? kInf : nd.v - nd.rmax * ((double)state_.S - nd.sref); }
@@ -380,12 +390,14 @@ class FastScheduler {
         for (uint64_t p = a; p < b; p++) {
           if (dead_[p]) continue;
           const uint64_t s = leafSeq_[p];
+          // Cheap double-precision bound first; exact integers only for close calls.
+          const double bound = leafBound(s, leafV_[p]);
+          leafSref_[p] = S;
+          tightened = std::min(tightened, leafV_[p]);
+          if (bound > bestKey) continue;
           const double key = state_.key(s);
           stats.leavesEvaluated++;
           if (key < bestKey || (key == bestKey && s < bestSeq)) { bestKey = key; bestSeq = s; bestPos = p; }
-          leafV_[p] = coldPart(s);
-          leafSref_[p] = S;
-          tightened = std::min(tightened, leafV_[p]);
         }
       } else {
         const std::vector<Node>& below = levels_[lv - 1];
@@ -431,7 +443,7 @@ class FastScheduler {
 
 }  // namespace
 
-ScheduleResult scheduleFast(const CorpusView& corpus, const ScheduleOptions& opt, ProgressSink* progress) {
+ScheduleResult scheduleTree(const CorpusView& corpus, const ScheduleOptions& opt, ProgressSink* progress) {
   FastScheduler fs(corpus, opt, progress);
   return fs.run();
 }

@@ -81,7 +81,11 @@ ScheduleSetup::ScheduleSetup(const CorpusView& corpus, const ScheduleOptions& op
   tokenGoal = opt.budgetTokens > 0 ? opt.budgetTokens : counts.totalTokens - resumedTokens;
 }
 
-ScheduleResult scheduleBruteForce(const CorpusView& corpus, const ScheduleOptions& opt, ProgressSink* progress) {
+ScheduleResult schedule(const CorpusView& corpus, const ScheduleOptions& opt, ProgressSink* progress) {
+  return opt.engine == Engine::Tree ? scheduleTree(corpus, opt, progress) : scheduleScan(corpus, opt, progress);
+}
+
+ScheduleResult scheduleScan(const CorpusView& corpus, const ScheduleOptions& opt, ProgressSink* progress) {
   ScheduleSetup setup(corpus, opt);
   ExactState state(setup.targets, setup.counts, opt);
   std::vector<uint64_t> live;
@@ -95,11 +99,22 @@ ScheduleResult scheduleBruteForce(const CorpusView& corpus, const ScheduleOption
   while (!live.empty() && res.tokens < setup.tokenGoal) {
     size_t bestAt = 0;
     double best = std::numeric_limits<double>::infinity();
+    uint64_t cachedLen = UINT64_MAX;
+    double phiG = 0, phiB = 0;
     for (size_t i = 0; i < live.size(); i++) {
-      const double k = state.key(live[i]);
+      const uint64_t s = live[i];
+      const uint64_t l = setup.counts.length[s];
+      if (l != cachedLen) {
+        cachedLen = l;
+        phiG = state.phiDouble(state.groups, l);
+        phiB = state.phiDouble(state.bins, l);
+      }
+      // Screen in double; score exactly only what could beat the best so far.
+      if (state.keyBound(s, phiG, phiB, nullptr, nullptr) > best) continue;
+      const double k = state.key(s);
+      res.stats.leavesEvaluated++;
       if (k < best) { best = k; bestAt = i; }  // live is sorted, so ties keep the lowest index
     }
-    res.stats.leavesEvaluated += live.size();
     const uint64_t s = live[bestAt];
     live.erase(live.begin() + bestAt);
     state.apply(s);
