@@ -2,14 +2,14 @@
  * One benchmark measurement in a fresh process (so peak RSS belongs to it):
  * generate a realistic packed corpus, bin it, schedule it, print one JSON line.
  *
- *   node dist/bench/scheduler-run.js --size M --groups K --lambda 1 --engine scan|tree [--seed 1]
+ *   node dist/bench/scheduler-run.js --size M --groups K --lambda 1 --engine lazy|brute [--seed 1]
  */
 import { computeLengthBins } from '../lib/io/sequences';
-import { scheduleSync } from '../lib/scheduler';
+import { scheduleBruteForceSync, scheduleSync } from '../lib/scheduler';
 import { generateCorpus } from './generate';
 
 export interface RunResult {
-  engine: 'scan' | 'tree';
+  engine: 'lazy' | 'brute';
   size: number;
   groups: number;
   lambda: number;
@@ -17,8 +17,8 @@ export interface RunResult {
   generateSeconds: number;
   scheduleSeconds: number;
   peakRssBytes: number;
-  exactEvaluationsPerStep: number;
-  nodesPerStep: number;
+  exactScoresPerStep: number;
+  boundRefreshesPerStep: number;
   orderChecksum: string;
 }
 
@@ -36,14 +36,14 @@ function checksum(order: ArrayLike<number | bigint>): string {
   return h.toString(16);
 }
 
-export function runOnce(size: number, groups: number, lambda: number, engine: 'scan' | 'tree', seed: number): RunResult {
+export function runOnce(size: number, groups: number, lambda: number, engine: 'lazy' | 'brute', seed: number): RunResult {
   let t = process.hrtime.bigint();
   const g = generateCorpus({ numSequences: size, numGroups: groups, seed });
   const { bin } = computeLengthBins(g.docLength, g.tokens, 16);
   const set = { offsets: g.offsets, group: g.group, bin, tokens: g.tokens, numGroups: groups, numBins: 16 };
   const generateSeconds = Number(process.hrtime.bigint() - t) / 1e9;
   t = process.hrtime.bigint();
-  const r = scheduleSync(set, { lambda, engine });
+  const r = engine === 'lazy' ? scheduleSync(set, { lambda }) : scheduleBruteForceSync(set, { lambda });
   const scheduleSeconds = Number(process.hrtime.bigint() - t) / 1e9;
   return {
     engine,
@@ -54,16 +54,16 @@ export function runOnce(size: number, groups: number, lambda: number, engine: 's
     generateSeconds,
     scheduleSeconds,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
-    exactEvaluationsPerStep: r.stats.leavesEvaluated / Math.max(1, r.stats.steps),
-    nodesPerStep: r.stats.nodesExpanded / Math.max(1, r.stats.steps),
+    exactScoresPerStep: r.stats.exactScores / Math.max(1, r.stats.steps),
+    boundRefreshesPerStep: r.stats.boundRefreshes / Math.max(1, r.stats.steps),
     orderChecksum: checksum(r.order),
   };
 }
 
 if (require.main === module) {
   const argv = process.argv.slice(2);
-  const engine = arg(argv, '--engine', 'scan');
-  if (engine !== 'scan' && engine !== 'tree') throw new Error(`--engine must be scan or tree, not ${engine}`);
+  const engine = arg(argv, '--engine', 'lazy');
+  if (engine !== 'lazy' && engine !== 'brute') throw new Error(`--engine must be lazy or brute, not ${engine}`);
   const res = runOnce(
     Number(arg(argv, '--size')),
     Number(arg(argv, '--groups', '10000')),

@@ -23,14 +23,14 @@ export interface NativeScheduleOptions {
   seed: bigint;
   budgetTokens: number;
   resume?: Uint32Array | BigUint64Array;
-  fanout?: number;
-  engine?: 'scan' | 'tree';
 }
 
 export interface NativeScheduleStats {
   steps: number;
-  leavesEvaluated: number;
-  nodesExpanded: number;
+  /** candidates scored in exact integer arithmetic */
+  exactScores: number;
+  /** candidates whose lazy lower bound was recomputed */
+  boundRefreshes: number;
   fixedPointBits: number;
 }
 

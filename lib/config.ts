@@ -26,10 +26,6 @@ export const scheduleOptionsSchema = z
     resume: z.union([z.instanceof(Uint32Array), z.instanceof(BigUint64Array)]).optional(),
     /** Tokens already trained when the resume prefix ends; checked against the prefix when both are given. */
     offset: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
-    /** Exact search engine (same order either way): "scan" rescores every sequence each step, "tree" prunes with bounds. */
-    engine: z.enum(['scan', 'tree']).default('scan'),
-    /** Search-tree fanout for engine "tree"; affects speed only. */
-    fanout: z.number().int().min(2).max(256).default(16),
     signal: z.instanceof(AbortSignal).optional(),
     onProgress: z.function().optional(),
   })

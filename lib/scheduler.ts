@@ -94,8 +94,6 @@ function prepare(input: SequenceSet, options: ScheduleOptions | undefined): {
     seed: BigInt(parsed.seed),
     budgetTokens: parsed.budget ?? 0,
     resume: parsed.resume,
-    fanout: parsed.fanout,
-    engine: parsed.engine,
   };
   return { corpus, native, parsed, mixture };
 }
@@ -144,8 +142,9 @@ export function scheduleSync(input: SequenceSet, options?: Omit<ScheduleOptions,
 }
 
 /**
- * The same objective, rescoring every remaining sequence at every step
- * (O(M * nnz)). For cross-checks and benchmarks.
+ * The same schedule computed naively: every remaining sequence is scored
+ * exactly at every step (O(M * nnz) score evaluations). For cross-checks and
+ * as the benchmark baseline.
  */
 export function scheduleBruteForceSync(
   input: SequenceSet,

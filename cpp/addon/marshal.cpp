@@ -104,20 +104,12 @@ ScheduleOptions optionsFromJs(const Napi::Object& obj) {
   };
   o.lambda = num("lambda", 1.0);
   o.sigma = num("sigma", 0.0);
-  o.fanout = (uint32_t)num("fanout", 16);
   Napi::Value obj_ = obj.Get("objective");
   if (!obj_.IsUndefined()) {
     const std::string s = obj_.IsString() ? obj_.As<Napi::String>().Utf8Value() : "";
     if (s == "sos") o.objective = Objective::SumOfSquares;
     else if (s == "norm") o.objective = Objective::Norm;
     else throw typeError(env, "objective", "'sos' or 'norm'");
-  }
-  Napi::Value eng = obj.Get("engine");
-  if (!eng.IsUndefined()) {
-    const std::string s = eng.IsString() ? eng.As<Napi::String>().Utf8Value() : "";
-    if (s == "scan") o.engine = Engine::Scan;
-    else if (s == "tree") o.engine = Engine::Tree;
-    else throw typeError(env, "engine", "'scan' or 'tree'");
   }
   if (!obj.Get("seed").IsUndefined()) o.seed = u64FromJs(obj.Get("seed"), "seed");
   if (!obj.Get("budgetTokens").IsUndefined()) o.budgetTokens = u64FromJs(obj.Get("budgetTokens"), "budgetTokens");
@@ -142,8 +134,8 @@ Napi::Object resultToJs(Napi::Env env, const ScheduleResult& r, uint64_t numSequ
   o.Set("tokens", Napi::Number::New(env, (double)r.tokens));
   Napi::Object st = Napi::Object::New(env);
   st.Set("steps", Napi::Number::New(env, (double)r.stats.steps));
-  st.Set("leavesEvaluated", Napi::Number::New(env, (double)r.stats.leavesEvaluated));
-  st.Set("nodesExpanded", Napi::Number::New(env, (double)r.stats.nodesExpanded));
+  st.Set("exactScores", Napi::Number::New(env, (double)r.stats.exactScores));
+  st.Set("boundRefreshes", Napi::Number::New(env, (double)r.stats.boundRefreshes));
   st.Set("fixedPointBits", Napi::Number::New(env, r.stats.fixedPointBits));
   o.Set("stats", st);
   return o;

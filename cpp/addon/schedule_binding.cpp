@@ -107,6 +107,12 @@ Napi::Value Schedule(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value ScheduleSync(const Napi::CallbackInfo& info) { return runSync(info, curricula::schedule); }
-Napi::Value ScheduleBruteForceSync(const Napi::CallbackInfo& info) { return runSync(info, scheduleScan); }
+
+Napi::Value ScheduleBruteForceSync(const Napi::CallbackInfo& info) {
+  return runSync(info, [](const CorpusView& c, ScheduleOptions o, ProgressSink* p) {
+    o.bruteForce = true;
+    return curricula::schedule(c, o, p);
+  });
+}
 
 }  // namespace curricula::addon

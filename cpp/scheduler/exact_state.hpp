@@ -93,41 +93,6 @@ struct ExactState {
     if (opt->sigma > 0) k += opt->sigma * scheduleNoise(opt->seed, step, s);
     return k;
   }
-  // A lower bound on key(s) from double arithmetic with safety margins, cheap
-  // enough to screen every candidate before the exact integer score. When
-  // hotDim is given, also returns the part of the group term from groups k with
-  // hotDim[k] < 0 (a lower bound, in tokens^2).
-  double keyBound(uint64_t s, double phiG, double phiB, const int* hotDim, double* cold) const {
-    const uint64_t l = counts->length[s];
-    const int64_t P = targets->P;
-    const int64_t at = (int64_t)(S + l);
-    const double invP = 1.0 / (double)P;
-    double g = phiG, b = phiB, magG = std::fabs(phiG), magB = std::fabs(phiB), coldSum = 0;
-    for (uint64_t i = counts->groupOff[s]; i < counts->groupOff[s + 1]; i++) {
-      const uint32_t k = counts->groupId[i];
-      // P T_k - t_k (S + l) is exact in int64 because 2 P S_total < 2^62.
-      const double z = (double)(P * groups.T[k] - targets->group[k] * at) * invP;
-      const double c = counts->groupCount[i];
-      const double t = c * (c + 2 * z);
-      g += t;
-      magG += c * (c + 2 * std::fabs(z));
-      if (hotDim && hotDim[k] < 0) coldSum += t;
-    }
-    for (uint64_t i = counts->binOff[s]; i < counts->binOff[s + 1]; i++) {
-      const uint32_t k = counts->binId[i];
-      const double z = (double)(P * bins.T[k] - targets->bin[k] * at) * invP;
-      const double c = counts->binCount[i];
-      b += c * (c + 2 * z);
-      magB += c * (c + 2 * std::fabs(z));
-    }
-    if (cold) *cold = coldSum - 1e-10 * magG;
-    g -= 1e-10 * magG + 1e-6;
-    b -= 1e-10 * magB + 1e-6;
-    double r = opt->objective == Objective::SumOfSquares ? g + opt->lambda * b
-                                                         : std::sqrt(std::max(0.0, g)) + opt->lambda * std::sqrt(std::max(0.0, b));
-    r -= 1e-12 * std::fabs(r);
-    return r - kGaussianBound * opt->sigma;
-  }
   double phiDouble(const FamilyState& f, uint64_t l) const {
     return toDouble(f.phi(l)) * std::ldexp(1.0, -2 * targets->bits);
   }
@@ -139,6 +104,59 @@ struct ExactState {
     bins.advance(S, l, &counts->binId[b0], &counts->binCount[b0], counts->binOff[s + 1] - b0);
     S += l;
     step++;
+  }
+};
+
+// Per-step double copies of the deficits (O(K + B) to refresh), so screening a
+// candidate costs one lookup and two flops per characteristic.
+struct ScreenTable {
+  std::vector<double> zg, rg, zb, rb;  // deficit at S and target rate per token
+  void refresh(const ExactState& st) {
+    fill(st.groups, st.S, zg, rg);
+    fill(st.bins, st.S, zb, rb);
+  }
+  static void fill(const FamilyState& f, uint64_t S, std::vector<double>& z, std::vector<double>& r) {
+    const size_t n = f.T.size();
+    z.resize(n);
+    r.resize(n);
+    const double invP = 1.0 / (double)f.P;
+    for (size_t k = 0; k < n; k++) {
+      z[k] = (double)(f.P * f.T[k] - (*f.rate)[k] * (int64_t)S) * invP;  // exact int64, one rounding
+      r[k] = (double)(*f.rate)[k] * invP;
+    }
+  }
+  // Lower bounds on the two family terms of candidate s without Phi (tokens^2),
+  // and the rates (per token of prefix) at which they can fall through drift.
+  void parts(const ExactState& st, uint64_t s, double& g, double& b, double& rateG, double& rateB) const {
+    const SequenceCounts& c = *st.counts;
+    const double l = (double)c.length[s];
+    double magG = 0, magB = 0;
+    g = b = rateG = rateB = 0;
+    for (uint64_t i = c.groupOff[s]; i < c.groupOff[s + 1]; i++) {
+      const uint32_t k = c.groupId[i];
+      const double z = zg[k] - rg[k] * l, n = c.groupCount[i];
+      g += n * (n + 2 * z);
+      magG += n * (n + 2 * std::fabs(z));
+      rateG += 2 * n * rg[k];
+    }
+    for (uint64_t i = c.binOff[s]; i < c.binOff[s + 1]; i++) {
+      const uint32_t k = c.binId[i];
+      const double z = zb[k] - rb[k] * l, n = c.binCount[i];
+      b += n * (n + 2 * z);
+      magB += n * (n + 2 * std::fabs(z));
+      rateB += 2 * n * rb[k];
+    }
+    g -= 1e-10 * magG + 1e-6;
+    b -= 1e-10 * magB + 1e-6;
+    rateG *= 1 + 1e-12;
+    rateB *= 1 + 1e-12;
+  }
+  // Lower bound on key(s) given lower bounds on both family terms (Phi included).
+  static double combine(const ScheduleOptions& o, double g, double b) {
+    double r = o.objective == Objective::SumOfSquares ? g + o.lambda * b
+                                                      : std::sqrt(std::max(0.0, g)) + o.lambda * std::sqrt(std::max(0.0, b));
+    r -= 1e-12 * std::fabs(r);
+    return r - kGaussianBound * o.sigma;
   }
 };
 

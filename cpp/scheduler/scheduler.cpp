@@ -1,7 +1,7 @@
-// Option checks, targets, and the brute-force search. The fast search lives in
-// fast_search.cpp; both share ExactState, so they compute identical scores.
+// Option checks, targets, and the greedy search.
 #include "scheduler/scheduler.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -54,7 +54,6 @@ void validateScheduleOptions(const CorpusView& corpus, const SequenceCounts& cou
     throw bad("mixture must sum to 1 but sums to " + std::to_string((double)sum));
   if (!std::isfinite(opt.lambda) || opt.lambda < 0) throw bad("lambda must be finite and >= 0");
   if (!std::isfinite(opt.sigma) || opt.sigma < 0) throw bad("sigma must be finite and >= 0");
-  if (opt.fanout < 2 || opt.fanout > 256) throw bad("fanout must be in [2, 256]");
   std::vector<char> seen(corpus.numSequences, 0);
   uint64_t resumed = 0;
   for (size_t i = 0; i < opt.resume.size(); i++) {
@@ -82,10 +81,6 @@ ScheduleSetup::ScheduleSetup(const CorpusView& corpus, const ScheduleOptions& op
 }
 
 ScheduleResult schedule(const CorpusView& corpus, const ScheduleOptions& opt, ProgressSink* progress) {
-  return opt.engine == Engine::Tree ? scheduleTree(corpus, opt, progress) : scheduleScan(corpus, opt, progress);
-}
-
-ScheduleResult scheduleScan(const CorpusView& corpus, const ScheduleOptions& opt, ProgressSink* progress) {
   ScheduleSetup setup(corpus, opt);
   ExactState state(setup.targets, setup.counts, opt);
   std::vector<uint64_t> live;
@@ -96,9 +91,39 @@ ScheduleResult scheduleScan(const CorpusView& corpus, const ScheduleOptions& opt
   }
   ScheduleResult res;
   res.stats.fixedPointBits = setup.targets.bits;
+  // Lazy bounds: each candidate's family terms (without Phi) only fall through
+  // target drift between evaluations, so restG - rateG * (S - sref) stays a
+  // lower bound; most candidates are skipped on that alone.
+  const uint64_t M = corpus.numSequences;
+  std::vector<double> restG(M), restB(M), rateG(M), rateB(M), sref(M, 0.0);
+  ScreenTable screen;
+  screen.refresh(state);
+  for (uint64_t s : live) screen.parts(state, s, restG[s], restB[s], rateG[s], rateB[s]);
+  for (uint64_t s : live) sref[s] = (double)state.S;
+  // The runners-up of one step usually contend at the next: scoring them first
+  // gives a low bar early, so the lazy bounds skip more of the scan.
+  std::vector<std::pair<double, uint64_t>> runnersUp, hints;
+  const size_t kHints = 4;
+  std::vector<char> isLive(M, 0);
+  for (uint64_t s : live) isLive[s] = 1;
   while (!live.empty() && res.tokens < setup.tokenGoal) {
-    size_t bestAt = 0;
+    screen.refresh(state);
+    const double S = (double)state.S;
     double best = std::numeric_limits<double>::infinity();
+    uint64_t bestSeq = UINT64_MAX;
+    runnersUp.clear();
+    const auto consider = [&](uint64_t s, double k) {
+      res.stats.exactScores++;
+      if (k < best || (k == best && s < bestSeq)) {
+        if (bestSeq != UINT64_MAX) runnersUp.push_back({best, bestSeq});
+        best = k;
+        bestSeq = s;
+      } else {
+        runnersUp.push_back({k, s});
+      }
+    };
+    if (!opt.bruteForce)
+      for (auto& h : hints) if (isLive[h.second]) consider(h.second, state.key(h.second));
     uint64_t cachedLen = UINT64_MAX;
     double phiG = 0, phiB = 0;
     for (size_t i = 0; i < live.size(); i++) {
@@ -107,16 +132,30 @@ ScheduleResult scheduleScan(const CorpusView& corpus, const ScheduleOptions& opt
       if (l != cachedLen) {
         cachedLen = l;
         phiG = state.phiDouble(state.groups, l);
+        phiG -= 1e-12 * std::fabs(phiG);
         phiB = state.phiDouble(state.bins, l);
+        phiB -= 1e-12 * std::fabs(phiB);
       }
-      // Screen in double; score exactly only what could beat the best so far.
-      if (state.keyBound(s, phiG, phiB, nullptr, nullptr) > best) continue;
-      const double k = state.key(s);
-      res.stats.leavesEvaluated++;
-      if (k < best) { best = k; bestAt = i; }  // live is sorted, so ties keep the lowest index
+      if (opt.bruteForce) { consider(s, state.key(s)); continue; }
+      const double dS = S - sref[s];
+      if (ScreenTable::combine(opt, phiG + restG[s] - rateG[s] * dS, phiB + restB[s] - rateB[s] * dS) > best) continue;
+      // Refresh the bound at this prefix; score exactly only what could beat the best so far.
+      screen.parts(state, s, restG[s], restB[s], rateG[s], rateB[s]);
+      sref[s] = S;
+      res.stats.boundRefreshes++;
+      if (ScreenTable::combine(opt, phiG + restG[s], phiB + restB[s]) > best) continue;
+      if (s == bestSeq) continue;  // a hint already scored
+      consider(s, state.key(s));
     }
-    const uint64_t s = live[bestAt];
-    live.erase(live.begin() + bestAt);
+    const uint64_t s = bestSeq;
+    live.erase(std::lower_bound(live.begin(), live.end(), s));
+    isLive[s] = 0;
+    std::sort(runnersUp.begin(), runnersUp.end());
+    hints.clear();
+    for (auto& r : runnersUp) {
+      if (hints.size() == kHints) break;
+      if (r.second != s && (hints.empty() || hints.back().second != r.second)) hints.push_back(r);
+    }
     state.apply(s);
     res.order.push_back(s);
     res.tokens += setup.counts.length[s];

@@ -16,11 +16,6 @@ namespace curricula {
 
 enum class Objective { SumOfSquares, Norm };
 
-// Two exact searches with identical results: "scan" rescores every remaining
-// sequence each step (double screen + exact integers); "tree" prunes with
-// lower bounds over a tree of sequences (see fast_search.cpp).
-enum class Engine { Scan, Tree };
-
 struct ScheduleOptions {
   std::vector<double> mixture;  // group mixture tau (K entries, sums to 1)
   double lambda = 1.0;          // weight of the length-bin family
@@ -29,8 +24,7 @@ struct ScheduleOptions {
   uint64_t seed = 0;
   uint64_t budgetTokens = 0;     // stop once this many tokens are scheduled; 0 = all
   std::vector<uint64_t> resume;  // a previous order to replay before scheduling
-  uint32_t fanout = 16;          // search-tree fanout (performance only)
-  Engine engine = Engine::Scan;
+  bool bruteForce = false;       // score every candidate exactly at every step (cross-checks, baselines)
 };
 
 // Integer targets: E_k(S) = group[k] * S / P and U*_b(S) = bin[b] * S / P.
@@ -45,8 +39,8 @@ FixedTargets buildFixedTargets(const SequenceCounts& counts, const std::vector<d
 
 struct ScheduleStats {
   uint64_t steps = 0;
-  uint64_t leavesEvaluated = 0;
-  uint64_t nodesExpanded = 0;
+  uint64_t exactScores = 0;     // candidates scored in exact integers
+  uint64_t boundRefreshes = 0;  // candidates whose lazy bound was recomputed
   int fixedPointBits = 0;
 };
 
@@ -67,12 +61,9 @@ struct Cancelled : std::runtime_error {
   Cancelled() : std::runtime_error("schedule was aborted") {}
 };
 
-// Runs the engine named in opt.
+// Exact greedy schedule: every step considers every remaining sequence, but skips
+// most of them on lazily maintained lower bounds (scheduler.cpp). O(M^2) worst case.
 ScheduleResult schedule(const CorpusView& corpus, const ScheduleOptions& opt, ProgressSink* progress);
-// Exact search over a tree of lower bounds (fast_search.cpp).
-ScheduleResult scheduleTree(const CorpusView& corpus, const ScheduleOptions& opt, ProgressSink* progress);
-// Same arithmetic, every remaining sequence rescored at every step: O(M * nnz) overall.
-ScheduleResult scheduleScan(const CorpusView& corpus, const ScheduleOptions& opt, ProgressSink* progress);
 
 // The noise the scheduler adds to sequence `index` at step `step` (before scaling by sigma).
 double scheduleNoise(uint64_t seed, uint64_t step, uint64_t index);
