@@ -7,14 +7,14 @@
  *   dir/doc_length.npy  <u4, shape (S,)     per-segment document length
  *   dir/manifest.json   format/version/counts/file names/generator params
  *
- * The .npy files use format version 1.0 and are written by a tiny local
- * writer (no dependency on lib/io). Every file is written to a temporary name
- * in the same directory, fsync'ed and renamed into place.
+ * Files go through lib/io's atomic writers (temp file + rename); the manifest
+ * is written last.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 
+import { writeFileAtomic } from '../lib/io/atomic';
+import { writeNpyAtomic } from '../lib/io/npy';
 import { GENERATOR_MODEL, type GeneratedCorpus } from './generate';
 
 export const CORPUS_FILES = {
@@ -26,73 +26,6 @@ export const CORPUS_FILES = {
 
 export const MANIFEST_NAME = 'manifest.json';
 const NUM_BINS = 16;
-const WRITE_CHUNK = 64 * 1024 * 1024;
-
-type NpyArray = Uint32Array | BigUint64Array;
-
-/** Build a format-1.0 .npy header (total length a multiple of 64 bytes). */
-export function npyHeader(descr: '<u4' | '<u8', length: number): Buffer {
-  const dict = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${length},), }`;
-  const preamble = 10; // magic(6) + version(2) + header length(2)
-  let total = preamble + dict.length + 1; // + final '\n'
-  total = Math.ceil(total / 64) * 64;
-  const headerLen = total - preamble;
-  if (headerLen > 0xffff) throw new RangeError('npy header too long');
-  const buf = Buffer.alloc(total, 0x20); // spaces
-  buf.write('\x93NUMPY', 0, 'latin1');
-  buf[6] = 1;
-  buf[7] = 0;
-  buf.writeUInt16LE(headerLen, 8);
-  buf.write(dict, preamble, 'latin1');
-  buf[total - 1] = 0x0a;
-  return buf;
-}
-
-function writeAllSync(fd: number, data: Uint8Array): void {
-  let pos = 0;
-  while (pos < data.length) {
-    const end = Math.min(data.length, pos + WRITE_CHUNK);
-    pos += fs.writeSync(fd, data, pos, end - pos);
-  }
-}
-
-function tempName(dir: string, name: string): string {
-  const rnd = Math.floor(Math.random() * 0x100000000).toString(16);
-  return path.join(dir, `.${name}.tmp-${process.pid}-${rnd}`);
-}
-
-/** Write `parts` to dir/name atomically (temp file + fsync + rename). */
-function writeFileAtomic(dir: string, name: string, parts: Uint8Array[]): void {
-  const tmp = tempName(dir, name);
-  const fd = fs.openSync(tmp, 'wx');
-  try {
-    try {
-      for (const p of parts) writeAllSync(fd, p);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, path.join(dir, name));
-  } catch (e) {
-    try {
-      fs.unlinkSync(tmp);
-    } catch {
-      /* already gone */
-    }
-    throw e;
-  }
-}
-
-/** Write one 1-D little-endian unsigned array as dir/name (.npy 1.0). */
-export function writeNpy(dir: string, name: string, arr: NpyArray): void {
-  if (os.endianness() !== 'LE') {
-    throw new Error('writeNpy: big-endian hosts are not supported');
-  }
-  const descr = arr instanceof BigUint64Array ? '<u8' : '<u4';
-  const header = npyHeader(descr, arr.length);
-  const body = new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
-  writeFileAtomic(dir, name, [header, body]);
-}
 
 export interface CorpusManifest {
   format: 'curricula.sequences';
@@ -131,10 +64,9 @@ export function writeCorpusDir(dir: string, corpus: GeneratedCorpus): void {
     throw new RangeError('group, tokens and docLength must have the same length');
   }
   fs.mkdirSync(dir, { recursive: true });
-  writeNpy(dir, CORPUS_FILES.offsets, corpus.offsets);
-  writeNpy(dir, CORPUS_FILES.group, corpus.group);
-  writeNpy(dir, CORPUS_FILES.tokens, corpus.tokens);
-  writeNpy(dir, CORPUS_FILES.docLength, corpus.docLength);
-  const json = JSON.stringify(corpusManifest(corpus), null, 2) + '\n';
-  writeFileAtomic(dir, MANIFEST_NAME, [Buffer.from(json, 'utf8')]);
+  writeNpyAtomic(path.join(dir, CORPUS_FILES.offsets), corpus.offsets);
+  writeNpyAtomic(path.join(dir, CORPUS_FILES.group), corpus.group);
+  writeNpyAtomic(path.join(dir, CORPUS_FILES.tokens), corpus.tokens);
+  writeNpyAtomic(path.join(dir, CORPUS_FILES.docLength), corpus.docLength);
+  writeFileAtomic(path.join(dir, MANIFEST_NAME), JSON.stringify(corpusManifest(corpus), null, 2) + '\n');
 }
