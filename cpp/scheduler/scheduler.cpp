@@ -159,7 +159,7 @@ ScheduleResult schedule(const CorpusView& corpus, const ScheduleOptions& opt, Pr
     state.apply(s);
     res.order.push_back(s);
     res.tokens += setup.counts.length[s];
-    if (progress && (res.order.size() & 1023) == 0 && !progress->report(res.order.size(), res.tokens, setup.tokenGoal))
+    if (progress && (res.order.size() & 63) == 0 && !progress->report(res.order.size(), res.tokens, setup.tokenGoal))
       throw Cancelled();
   }
   res.stats.steps = res.order.size();

@@ -50,7 +50,7 @@ struct ScheduleResult {
   ScheduleStats stats;
 };
 
-// Called every few thousand steps; return false to cancel (the scheduler then throws Cancelled).
+// Called every 64 steps; return false to cancel (the scheduler then throws Cancelled).
 class ProgressSink {
  public:
   virtual ~ProgressSink() = default;
