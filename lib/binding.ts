@@ -2,6 +2,7 @@
  * Loads the native addon and describes its surface. Everything that crosses
  * into C++ goes through this typed interface; the facade validates first.
  */
+import * as fs from 'fs';
 import * as path from 'path';
 
 import { AbortError, CurriculaError, ValidationError } from './errors';
@@ -76,10 +77,21 @@ export interface BindingModule {
 
 let cached: BindingModule | undefined;
 
+/** The package root: lib/ from source (tests), dist/lib/ when compiled. */
+function packageRoot(): string {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'binding.gyp'))) {
+    const up = path.dirname(dir);
+    if (up === dir) return path.resolve(__dirname, '..', '..');
+    dir = up;
+  }
+  return dir;
+}
+
 /** The native module, built by `npm install` (node-gyp) or `npm run build:cuda` (cmake-js). */
 export function binding(): BindingModule {
   if (cached) return cached;
-  const root = path.resolve(__dirname, '..', '..');
+  const root = packageRoot();
   const candidates = ['build/Release/curricula.node', 'build/Debug/curricula.node'];
   const errors: string[] = [];
   for (const rel of candidates) {

@@ -17,36 +17,8 @@
  *
  * This file also holds a small seeded random-instance generator.
  */
-import * as path from 'path';
-
 import { binding, type NativeCorpus } from '../../lib/binding';
 import type { SequenceSet } from '../../lib/io/sequences';
-
-// ---------------------------------------------------------------------------
-// Loading the addon from source
-
-/**
- * KNOWN BUG workaround (lib/binding.ts): binding() looks for the addon under
- * path.resolve(__dirname, '..', '..'), which is the repository root for the
- * compiled dist/lib/binding.js but the directory ABOVE the repository when
- * lib/binding.ts runs from source (ts-jest, ts-node), so `binding()` throws
- * ERR_CURRICULA_NO_BINDING in every test. Until that is fixed, point the path
- * it computes at the real build/Release/curricula.node. Call before the first
- * binding() (it is lazy, so calling at the top of a test file is enough).
- * scheduler.api.test.ts has a test that fails while the bug is present.
- */
-export const REPO_ROOT = path.resolve(__dirname, '..', '..');
-export const ADDON_PATH = path.join(REPO_ROOT, 'build', 'Release', 'curricula.node');
-export const ADDON_PATH_SEEN_FROM_SOURCE = path.join(
-  path.resolve(REPO_ROOT, 'lib', '..', '..'),
-  'build',
-  'Release',
-  'curricula.node',
-);
-export function redirectAddonForSource(): void {
-  if (ADDON_PATH_SEEN_FROM_SOURCE === ADDON_PATH) return;
-  jest.doMock(ADDON_PATH_SEEN_FROM_SOURCE, () => jest.requireActual(ADDON_PATH), { virtual: true });
-}
 
 // ---------------------------------------------------------------------------
 // Reference scheduler
