@@ -46,18 +46,10 @@ function prepare(input: SequenceSet, options: ScheduleOptions | undefined): {
   mixture: Float64Array;
 } {
   const parsed = parseOptions(scheduleOptionsSchema, options);
-  validateSequenceSet(input);
+  const corpus = nativeCorpus(input);
   const mixture = parsed.mixture
     ? validateMixture(parsed.mixture, input.numGroups, input.groupNames)
     : corpusMixture(input);
-  const corpus: NativeCorpus = {
-    offsets: input.offsets,
-    group: input.group,
-    bin: input.bin,
-    tokens: input.tokens,
-    numGroups: input.numGroups,
-    numBins: input.numBins,
-  };
   if (input.numBins > 64) {
     throw new ValidationError('numBins', `Expected at most 64 length bins for \`numBins\` but received ${input.numBins}`);
   }
