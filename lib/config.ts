@@ -11,7 +11,7 @@ export const objectiveSchema = z.enum(['sos', 'norm']);
 export const scheduleOptionsSchema = z
   .object({
     /** Group mixture (K entries summing to 1); defaults to the corpus's own token shares. */
-    mixture: z.union([z.instanceof(Float64Array), z.array(z.number())]).optional(),
+    mixture: z.union([z.custom<Float64Array>((v) => v instanceof Float64Array, 'Expected Float64Array'), z.array(z.number())]).optional(),
     /** Weight of the document-length-bin family (groups have weight 1). */
     lambda: z.number().finite().min(0).default(1),
     /** "sos": sum of squares (the method's objective); "norm": sqrt(groups) + lambda*sqrt(bins), like the public reference. */
@@ -23,7 +23,9 @@ export const scheduleOptionsSchema = z
     /** Stop once at least this many tokens are scheduled; omitted = the whole corpus. */
     budget: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
     /** A previous order (prefix) to replay first, so the new order continues it exactly. */
-    resume: z.union([z.instanceof(Uint32Array), z.instanceof(BigUint64Array)]).optional(),
+    resume: z
+      .custom<Uint32Array | BigUint64Array>((v) => v instanceof Uint32Array || v instanceof BigUint64Array, 'Expected Uint32Array or BigUint64Array')
+      .optional(),
     /** Tokens already trained when the resume prefix ends; checked against the prefix when both are given. */
     offset: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
     signal: z.instanceof(AbortSignal).optional(),
