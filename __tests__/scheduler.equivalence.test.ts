@@ -176,6 +176,16 @@ describe('beyond the brief: K up to 160, B up to 40 (24 instances)', () => {
 });
 
 describe('larger instances', () => {
+  test('M = 9000 (two scan threads): threads 1 === threads 2 === brute force, with and without noise', () => {
+    const set = randomInstance({ numSequences: 9000, numGroups: 400, numBins: 16, seed: 99, seqLength: 2048 });
+    for (const sigma of [0, 2e5]) {
+      const opts: ScheduleOptions = { lambda: 1, sigma, seed: 11, budget: 2_000_000 };
+      const one = toNumbers(scheduleSync(set, { ...opts, threads: 1 }).order);
+      expect(toNumbers(scheduleSync(set, { ...opts, threads: 2 }).order)).toEqual(one);
+      expect(toNumbers(scheduleBruteForceSync(set, { ...opts, threads: 1 }).order)).toEqual(one);
+    }
+  });
+
   test('M = 2000, K = 90, B = 12, random mixture: lazy bounds === brute force', () => {
     const set = randomInstance({ numSequences: 2000, numGroups: 90, numBins: 12, seed: 4242, seqLength: 2048 });
     for (const objective of ['sos', 'norm'] as const) {

@@ -24,6 +24,7 @@ export interface NativeScheduleOptions {
   seed: bigint;
   budgetTokens: number;
   resume?: Uint32Array | BigUint64Array;
+  threads?: number;
 }
 
 export interface NativeScheduleStats {

@@ -28,6 +28,8 @@ export const scheduleOptionsSchema = z
       .optional(),
     /** Tokens already trained when the resume prefix ends; checked against the prefix when both are given. */
     offset: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+    /** Threads for the scan (1 or 2); the order never depends on it. */
+    threads: z.number().int().min(1).max(2).default(2),
     signal: z.instanceof(AbortSignal).optional(),
     onProgress: z.function().optional(),
   })

@@ -86,6 +86,7 @@ function prepare(input: SequenceSet, options: ScheduleOptions | undefined): {
     seed: BigInt(parsed.seed),
     budgetTokens: parsed.budget ?? 0,
     resume: parsed.resume,
+    threads: parsed.threads,
   };
   return { corpus, native, parsed, mixture };
 }

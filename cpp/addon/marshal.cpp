@@ -104,6 +104,7 @@ ScheduleOptions optionsFromJs(const Napi::Object& obj) {
   };
   o.lambda = num("lambda", 1.0);
   o.sigma = num("sigma", 0.0);
+  o.threads = (uint32_t)num("threads", 2);
   Napi::Value obj_ = obj.Get("objective");
   if (!obj_.IsUndefined()) {
     const std::string s = obj_.IsString() ? obj_.As<Napi::String>().Utf8Value() : "";

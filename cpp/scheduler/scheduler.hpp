@@ -25,6 +25,7 @@ struct ScheduleOptions {
   uint64_t budgetTokens = 0;     // stop once this many tokens are scheduled; 0 = all
   std::vector<uint64_t> resume;  // a previous order to replay before scheduling
   bool bruteForce = false;       // score every candidate exactly at every step (cross-checks, baselines)
+  uint32_t threads = 2;          // scan threads (1 or 2); the order never depends on it
 };
 
 // Integer targets: E_k(S) = group[k] * S / P and U*_b(S) = bin[b] * S / P.
