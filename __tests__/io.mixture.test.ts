@@ -6,6 +6,7 @@ import { FormatError, ValidationError } from '../lib/errors';
 import { corpusMixture, readMixture, validateMixture } from '../lib/io/mixture';
 import { writeNpyAtomic } from '../lib/io/npy';
 import type { SequenceSet } from '../lib/io/sequences';
+import { expectValidation } from './helpers/expect-errors';
 
 let dir: string;
 beforeEach(() => {
@@ -15,17 +16,6 @@ afterEach(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function expectValidation(f: () => unknown, field: string, message: RegExp): void {
-  let caught: unknown;
-  try {
-    f();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(ValidationError);
-  expect((caught as Error).message).toMatch(message);
-  expect((caught as ValidationError).field).toBe(field);
-}
 
 const write = (name: string, text: string) => {
   const file = path.join(dir, name);

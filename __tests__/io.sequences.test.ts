@@ -14,6 +14,7 @@ import {
   writeSequencesDir,
   type SequenceSet,
 } from '../lib/io/sequences';
+import { expectValidation } from './helpers/expect-errors';
 
 let dir: string;
 beforeEach(() => {
@@ -35,18 +36,6 @@ function smallSet(): SequenceSet {
   };
 }
 
-/** Run `f`, expect a ValidationError on `field` whose message matches. */
-function expectValidation(f: () => unknown, field: string, message: RegExp): void {
-  let caught: unknown;
-  try {
-    f();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(ValidationError);
-  expect((caught as Error).message).toMatch(message);
-  expect((caught as ValidationError).field).toBe(field);
-}
 
 function writeManifest(extra: Record<string, unknown> = {}, files: Record<string, string> = {}): void {
   const manifest = {

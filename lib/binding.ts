@@ -6,15 +6,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import { AbortError, CurriculaError, ValidationError } from './errors';
+import type { SequenceSet } from './io/sequences';
 
-export interface NativeCorpus {
-  offsets: BigUint64Array;
-  group: Uint32Array;
-  bin: Uint32Array;
-  tokens: Uint32Array;
-  numGroups: number;
-  numBins: number;
-}
+/** The part of a SequenceSet the addon reads (no copies are made). */
+export type NativeCorpus = Pick<SequenceSet, 'offsets' | 'group' | 'bin' | 'tokens' | 'numGroups' | 'numBins'>;
 
 export interface NativeScheduleOptions {
   mixture: Float64Array;
