@@ -11,7 +11,7 @@ export const objectiveSchema = z.enum(['sos', 'norm']);
 export const scheduleOptionsSchema = z
   .object({
     /** Group mixture (K entries summing to 1); defaults to the corpus's own token shares. */
-    mixture: z.union([z.custom<Float64Array>((v) => v instanceof Float64Array, 'Expected Float64Array'), z.array(z.number())]).optional(),
+    mixture: z.union([z.custom<Float64Array>((v) => v instanceof Float64Array, 'Expected Float64Array'), z.array(z.custom<number>(() => true))]).optional(), // entries are checked by validateMixture, which names the index
     /** Weight of the document-length-bin family (groups have weight 1). */
     lambda: z.number().finite().min(0).default(1),
     /** "sos": sum of squares (the method's objective); "norm": sqrt(groups) + lambda*sqrt(bins), like the public reference. */
@@ -19,7 +19,7 @@ export const scheduleOptionsSchema = z
     /** Standard deviation of the Gaussian noise added to every score at every step. */
     sigma: z.number().finite().min(0).default(0),
     /** Seed for the noise (and nothing else). */
-    seed: z.union([z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), z.bigint().min(0n)]).default(0),
+    seed: z.union([z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), z.bigint().min(0n).max(2n ** 64n - 1n)]).default(0),
     /** Stop once at least this many tokens are scheduled; omitted = the whole corpus. */
     budget: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
     /** A previous order (prefix) to replay first, so the new order continues it exactly. */
