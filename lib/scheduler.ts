@@ -123,15 +123,21 @@ export async function schedule(input: SequenceSet, options?: ScheduleOptions): P
   }
 }
 
-/** Synchronous variant for small inputs (blocks the event loop while it runs). */
-export function scheduleSync(input: SequenceSet, options?: Omit<ScheduleOptions, 'signal' | 'onProgress'>): ScheduleResult {
+type SyncOptions = Omit<ScheduleOptions, 'signal' | 'onProgress'>;
+
+function runSync(input: SequenceSet, options: SyncOptions | undefined, entry: 'scheduleSync' | 'scheduleBruteForceSync'): ScheduleResult {
   const { corpus, native, mixture } = prepare(input, options);
   try {
-    const r = binding().scheduleSync(corpus, native);
+    const r = binding()[entry](corpus, native);
     return { order: r.order, tokens: r.tokens, mixture, stats: r.stats };
   } catch (e) {
     throw nativeError(e);
   }
+}
+
+/** Synchronous variant for small inputs (blocks the event loop while it runs). */
+export function scheduleSync(input: SequenceSet, options?: SyncOptions): ScheduleResult {
+  return runSync(input, options, 'scheduleSync');
 }
 
 /**
@@ -139,17 +145,8 @@ export function scheduleSync(input: SequenceSet, options?: Omit<ScheduleOptions,
  * exactly at every step (O(M * nnz) score evaluations). For cross-checks and
  * as the benchmark baseline.
  */
-export function scheduleBruteForceSync(
-  input: SequenceSet,
-  options?: Omit<ScheduleOptions, 'signal' | 'onProgress'>,
-): ScheduleResult {
-  const { corpus, native, mixture } = prepare(input, options);
-  try {
-    const r = binding().scheduleBruteForceSync(corpus, native);
-    return { order: r.order, tokens: r.tokens, mixture, stats: r.stats };
-  } catch (e) {
-    throw nativeError(e);
-  }
+export function scheduleBruteForceSync(input: SequenceSet, options?: SyncOptions): ScheduleResult {
+  return runSync(input, options, 'scheduleBruteForceSync');
 }
 
 /** Native view of a validated set (no copies). */
