@@ -95,7 +95,7 @@ Napi::Value Shuffle(const Napi::CallbackInfo& info) {
   return orderToJs(info.Env(), seededShuffle(n, u64FromJs(info[1], "seed")), n);
 }
 
-static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+void registerScheduler(Napi::Env env, Napi::Object exports) {
   exports.Set("schedule", Napi::Function::New(env, Schedule));
   exports.Set("scheduleSync", Napi::Function::New(env, ScheduleSync));
   exports.Set("scheduleBruteForceSync", Napi::Function::New(env, ScheduleBruteForceSync));
@@ -103,6 +103,10 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("targets", Napi::Function::New(env, Targets));
   exports.Set("fidelity", Napi::Function::New(env, Fidelity));
   exports.Set("shuffle", Napi::Function::New(env, Shuffle));
+}
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  registerScheduler(env, exports);
 #ifdef CURRICULA_WITH_CUDA
   exports.Set("cuda", Napi::Boolean::New(env, true));
 #else

@@ -10,4 +10,7 @@ Napi::Value Noise(const Napi::CallbackInfo& info);
 Napi::Value Targets(const Napi::CallbackInfo& info);
 Napi::Value Fidelity(const Napi::CallbackInfo& info);
 Napi::Value Shuffle(const Napi::CallbackInfo& info);
+
+// Each area registers its own entry points (one line per area in addon.cpp's Init).
+void registerScheduler(Napi::Env env, Napi::Object exports);
 }  // namespace curricula::addon
