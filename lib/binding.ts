@@ -11,8 +11,29 @@ import type { SequenceSet } from './io/sequences';
 /** The part of a SequenceSet the addon reads (no copies are made). */
 export type NativeCorpus = Pick<SequenceSet, 'offsets' | 'group' | 'bin' | 'tokens' | 'numGroups' | 'numBins'>;
 
+/** Cumulative targets on a grid: E_k(tokens[g]) = cumulative[g * K + k], linear in between. */
+export interface TargetTable {
+  tokens: Float64Array;
+  cumulative: Float64Array;
+}
+
+/** Integer target cells (see cpp/scheduler/targets.hpp): inside cell g, E_k(S) = base + rate * (S - cellStart[g]). */
+export interface NativeTargets {
+  bits: number;
+  cellStart: Float64Array;
+  /** cells x K rates, each row sums to 2^bits */
+  group: BigInt64Array;
+  bin: BigInt64Array;
+  groupBase: BigInt64Array;
+  binBase: BigInt64Array;
+  /** bin rates of the first cell as shares */
+  binShare: Float64Array;
+}
+
 export interface NativeScheduleOptions {
-  mixture: Float64Array;
+  /** fixed mixture; omitted when `targets` is given */
+  mixture?: Float64Array;
+  targets?: TargetTable;
   lambda: number;
   objective: 'sos' | 'norm';
   sigma: number;
@@ -56,10 +77,7 @@ export interface BindingModule {
   scheduleSync(corpus: NativeCorpus, options: NativeScheduleOptions): NativeScheduleResult;
   scheduleBruteForceSync(corpus: NativeCorpus, options: NativeScheduleOptions): NativeScheduleResult;
   noise(seed: bigint | number, step: bigint | number, index: bigint | number): number;
-  targets(
-    corpus: NativeCorpus,
-    mixture: Float64Array,
-  ): { bits: number; group: BigInt64Array; bin: BigInt64Array; binShare: Float64Array };
+  targets(corpus: NativeCorpus, mixtureOrTable: Float64Array | TargetTable, neededTokens?: number): NativeTargets;
   fidelity(
     corpus: NativeCorpus,
     order: Uint32Array | BigUint64Array,

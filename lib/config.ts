@@ -12,6 +12,16 @@ export const scheduleOptionsSchema = z
   .object({
     /** Group mixture (K entries summing to 1); defaults to the corpus's own token shares. */
     mixture: z.union([z.custom<Float64Array>((v) => v instanceof Float64Array, 'Expected Float64Array'), z.array(z.custom<number>(() => true))]).optional(), // entries are checked by validateMixture, which names the index
+    /**
+     * Time-varying targets (a curriculum's target table): E_k(tokens[g]) = cumulative[g * K + k],
+     * linear in between. Replaces `mixture`. See docs/architecture.md#targets.
+     */
+    targets: z
+      .object({
+        tokens: z.custom<Float64Array>((v) => v instanceof Float64Array, 'Expected Float64Array'),
+        cumulative: z.custom<Float64Array>((v) => v instanceof Float64Array, 'Expected Float64Array'),
+      })
+      .optional(),
     /** Weight of the document-length-bin family (groups have weight 1). */
     lambda: z.number().finite().min(0).default(1),
     /** "sos": sum of squares (the method's objective); "norm": sqrt(groups) + lambda*sqrt(bins), like the public reference. */

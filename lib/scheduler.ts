@@ -4,7 +4,14 @@
  * document-length bins. See docs/architecture.md for the objective and the
  * exact search behind it.
  */
-import { binding, nativeError, type NativeCorpus, type NativeScheduleOptions, type NativeScheduleStats } from './binding';
+import {
+  binding,
+  nativeError,
+  type NativeCorpus,
+  type NativeScheduleOptions,
+  type NativeScheduleStats,
+  type TargetTable,
+} from './binding';
 import { parseOptions, scheduleOptionsSchema, type ScheduleOptionsInput, type ScheduleOptionsParsed } from './config';
 import { AbortError, ValidationError } from './errors';
 import { corpusMixture, validateMixture } from './io/mixture';
@@ -28,8 +35,10 @@ export interface ScheduleResult {
   order: Order;
   /** tokens in `order` */
   tokens: number;
-  /** the group mixture the order follows */
+  /** the group mixture the order follows (with `targets`: the table's average mixture up to its end) */
   mixture: Float64Array;
+  /** the target table, when the order follows one */
+  targets?: TargetTable;
   stats: NativeScheduleStats;
 }
 
@@ -47,9 +56,15 @@ function prepare(input: SequenceSet, options: ScheduleOptions | undefined): {
 } {
   const parsed = parseOptions(scheduleOptionsSchema, options);
   const corpus = nativeCorpus(input);
-  const mixture = parsed.mixture
-    ? validateMixture(parsed.mixture, input.numGroups, input.groupNames)
-    : corpusMixture(input);
+  if (parsed.targets && parsed.mixture) {
+    throw new ValidationError('targets', 'Give either `mixture` or `targets` (a curriculum target table), not both');
+  }
+  const table = parsed.targets ? validateTargetTable(parsed.targets, input.numGroups) : undefined;
+  const mixture = table
+    ? tableMixture(table, input.numGroups)
+    : parsed.mixture
+      ? validateMixture(parsed.mixture, input.numGroups, input.groupNames)
+      : corpusMixture(input);
   if (input.numBins > 64) {
     throw new ValidationError('numBins', `Expected at most 64 length bins for \`numBins\` but received ${input.numBins}`);
   }
@@ -79,7 +94,7 @@ function prepare(input: SequenceSet, options: ScheduleOptions | undefined): {
     );
   }
   const native: NativeScheduleOptions = {
-    mixture,
+    ...(table ? { targets: table } : { mixture }),
     lambda: parsed.lambda,
     objective: parsed.objective,
     sigma: parsed.sigma,
@@ -89,6 +104,29 @@ function prepare(input: SequenceSet, options: ScheduleOptions | undefined): {
     threads: parsed.threads,
   };
   return { corpus, native, parsed, mixture };
+}
+
+/** Shape checks that name the field; the addon checks values (monotone, finite, row sums). */
+function validateTargetTable(t: TargetTable, K: number): TargetTable {
+  const G = t.tokens.length;
+  if (G < 2) throw new ValidationError('targets.tokens', `Expected at least 2 grid points for \`targets.tokens\` but received ${G}`);
+  if (t.cumulative.length !== G * K) {
+    throw new ValidationError(
+      'targets.cumulative',
+      `Expected ${G} x ${K} = ${G * K} entries for \`targets.cumulative\` (grid points x groups) but received ${t.cumulative.length}`,
+    );
+  }
+  return t;
+}
+
+/** The table's average mixture from 0 to its last grid point. */
+function tableMixture(t: TargetTable, K: number): Float64Array {
+  const G = t.tokens.length;
+  const m = new Float64Array(K);
+  let sum = 0;
+  for (let k = 0; k < K; k++) sum += t.cumulative[(G - 1) * K + k];
+  for (let k = 0; k < K; k++) m[k] = sum > 0 ? t.cumulative[(G - 1) * K + k] / sum : 0;
+  return m;
 }
 
 function sequenceLength(set: SequenceSet, s: number): number {
@@ -115,9 +153,9 @@ export async function schedule(input: SequenceSet, options?: ScheduleOptions): P
   signal?.addEventListener('abort', abort, { once: true });
   try {
     const r = await job.promise;
-    return { order: r.order, tokens: r.tokens, mixture, stats: r.stats };
+    return { order: r.order, tokens: r.tokens, mixture, ...(native.targets ? { targets: native.targets } : {}), stats: r.stats };
   } catch (e) {
-    throw nativeError(e);
+    throw nativeError(e, nativeField(e));
   } finally {
     signal?.removeEventListener('abort', abort);
   }
@@ -129,9 +167,9 @@ function runSync(input: SequenceSet, options: SyncOptions | undefined, entry: 's
   const { corpus, native, mixture } = prepare(input, options);
   try {
     const r = binding()[entry](corpus, native);
-    return { order: r.order, tokens: r.tokens, mixture, stats: r.stats };
+    return { order: r.order, tokens: r.tokens, mixture, ...(native.targets ? { targets: native.targets } : {}), stats: r.stats };
   } catch (e) {
-    throw nativeError(e);
+    throw nativeError(e, nativeField(e));
   }
 }
 
@@ -147,6 +185,12 @@ export function scheduleSync(input: SequenceSet, options?: SyncOptions): Schedul
  */
 export function scheduleBruteForceSync(input: SequenceSet, options?: SyncOptions): ScheduleResult {
   return runSync(input, options, 'scheduleBruteForceSync');
+}
+
+/** The option a native validation message is about (the addon names table entries in its messages). */
+function nativeField(e: unknown): string {
+  const m = (e as { message?: string })?.message ?? '';
+  return m.startsWith('targets') ? 'targets' : 'input';
 }
 
 /** Native view of a validated set (no copies). */

@@ -3,12 +3,15 @@
  * correct rather than fast: O(M^2 (K + B)) BigInt arithmetic straight from the
  * definition in cpp/scheduler/exact_state.hpp.
  *
- *   P = 2^bits; integer targets t_k (groups, sum P) and u_b (bins, sum P).
+ *   P = 2^bits. Integer cumulative targets come in cells: for S in cell g
+ *   (cellStart[g] <= S < cellStart[g+1]; the last cell never ends)
+ *     E_k(S) = groupBase[g][k] + group[g][k] * (S - cellStart[g])   (bins alike),
+ *   so a fixed mixture is one cell with base 0 and rates t_k (sum P).
  *   State: T_k, U_b (tokens scheduled per group / bin), S (tokens so far), step
  *   (sequences applied so far, resume-replayed ones included).
  *   For a candidate s with per-group counts c_sk, per-bin counts c_sb, length l_s:
- *     G(s)  = sum_{k in [0,K)} (P (T_k + c_sk) - t_k (S + l_s))^2
- *     Bt(s) = sum_{b in [0,B)} (P (U_b + c_sb) - u_b (S + l_s))^2
+ *     G(s)  = sum_{k in [0,K)} (P (T_k + c_sk) - E_k(S + l_s))^2
+ *     Bt(s) = sum_{b in [0,B)} (P (U_b + c_sb) - E_b(S + l_s))^2
  *     sos:  key = (Number(G) + lambda * Number(Bt)) * 2^(-2 bits)
  *     norm: key = (sqrt(Number(G)) + lambda * sqrt(Number(Bt))) * 2^(-bits)
  *     sigma > 0: key += sigma * noise(seed, step, s)
@@ -17,7 +20,7 @@
  *
  * This file also holds a small seeded random-instance generator.
  */
-import { binding, type NativeCorpus } from '../../lib/binding';
+import { binding, type NativeCorpus, type TargetTable } from '../../lib/binding';
 import type { SequenceSet } from '../../lib/io/sequences';
 
 // ---------------------------------------------------------------------------
@@ -25,8 +28,15 @@ import type { SequenceSet } from '../../lib/io/sequences';
 
 export interface IntegerTargets {
   bits: number;
+  /** cell starts (omitted: one cell from 0) */
+  cellStart?: ArrayLike<number>;
+  /** cells x K rates */
   group: ArrayLike<bigint>;
+  /** cells x B rates */
   bin: ArrayLike<bigint>;
+  /** cells x K targets at the cell starts (omitted: zeros) */
+  groupBase?: ArrayLike<bigint>;
+  binBase?: ArrayLike<bigint>;
 }
 
 export interface NaiveOptions {
@@ -70,9 +80,28 @@ export function corpusShares(set: SequenceSet): Float64Array<ArrayBuffer> {
 }
 
 /** Integer targets from the addon (the one input the reference does not derive itself). */
-export function nativeTargets(set: SequenceSet, mixture: Float64Array): IntegerTargets {
-  const t = binding().targets(corpusOf(set), mixture);
-  return { bits: t.bits, group: t.group, bin: t.bin };
+export function nativeTargets(
+  set: SequenceSet,
+  mixture: Float64Array | TargetTable,
+  neededTokens?: number,
+): IntegerTargets {
+  const t = binding().targets(corpusOf(set), mixture, neededTokens);
+  return { bits: t.bits, cellStart: t.cellStart, group: t.group, bin: t.bin, groupBase: t.groupBase, binBase: t.binBase };
+}
+
+/** E(S) for every characteristic of one family, straight from the cell definition. */
+function cellTargets(
+  starts: number[],
+  rate: bigint[],
+  base: bigint[],
+  n: number,
+  S: bigint,
+): bigint[] {
+  let g = 0;
+  while (g + 1 < starts.length && BigInt(starts[g + 1]) <= S) g++;
+  const out: bigint[] = [];
+  for (let k = 0; k < n; k++) out.push(base[g * n + k] + rate[g * n + k] * (S - BigInt(starts[g])));
+  return out;
 }
 
 export const nativeNoise: NoiseFn = (seed, step, index) => binding().noise(seed, step, index);
@@ -110,8 +139,11 @@ export class NaiveState {
   private readonly cg: bigint[][];
   private readonly cb: bigint[][];
   readonly len: bigint[];
+  private readonly starts: number[];
   private readonly t: bigint[];
   private readonly u: bigint[];
+  private readonly tBase: bigint[];
+  private readonly uBase: bigint[];
   private readonly lambda: number;
   private readonly objective: 'sos' | 'norm';
   private readonly sigma: number;
@@ -126,9 +158,15 @@ export class NaiveState {
   ) {
     this.bits = targets.bits;
     this.P = 1n << BigInt(targets.bits);
+    this.starts = Array.from(targets.cellStart ?? [0]);
+    const cells = this.starts.length;
     this.t = Array.from(targets.group);
     this.u = Array.from(targets.bin);
-    if (this.t.length !== set.numGroups || this.u.length !== set.numBins) throw new Error('targets do not fit the set');
+    this.tBase = Array.from(targets.groupBase ?? new Array<bigint>(cells * set.numGroups).fill(0n));
+    this.uBase = Array.from(targets.binBase ?? new Array<bigint>(cells * set.numBins).fill(0n));
+    if (this.t.length !== cells * set.numGroups || this.u.length !== cells * set.numBins) {
+      throw new Error('targets do not fit the set');
+    }
     this.T = new Array<bigint>(set.numGroups).fill(0n);
     this.U = new Array<bigint>(set.numBins).fill(0n);
     ({ cg: this.cg, cb: this.cb, len: this.len } = denseCounts(set));
@@ -141,14 +179,16 @@ export class NaiveState {
   /** The two exact integer family terms G(s) and Bt(s). */
   terms(s: number): { G: bigint; Bt: bigint } {
     const L = this.S + this.len[s];
+    const E = cellTargets(this.starts, this.t, this.tBase, this.T.length, L);
     let G = 0n;
     for (let k = 0; k < this.T.length; k++) {
-      const d = this.P * (this.T[k] + this.cg[s][k]) - this.t[k] * L;
+      const d = this.P * (this.T[k] + this.cg[s][k]) - E[k];
       G += d * d;
     }
+    const U = cellTargets(this.starts, this.u, this.uBase, this.U.length, L);
     let Bt = 0n;
     for (let b = 0; b < this.U.length; b++) {
-      const d = this.P * (this.U[b] + this.cb[s][b]) - this.u[b] * L;
+      const d = this.P * (this.U[b] + this.cb[s][b]) - U[b];
       Bt += d * d;
     }
     return { G, Bt };

@@ -33,27 +33,40 @@ static Napi::Float64Array toF64(Napi::Env env, const std::vector<double>& v) {
   return a;
 }
 
-// targets(corpus, mixture) -> { bits, group: BigInt64Array, bin: BigInt64Array, binShare: Float64Array }
+template <typename T>
+static Napi::BigInt64Array toBigInts(Napi::Env env, const std::vector<T>& v) {
+  Napi::BigInt64Array a = Napi::BigInt64Array::New(env, v.size());
+  for (size_t i = 0; i < v.size(); i++) a[i] = (int64_t)v[i];
+  return a;
+}
+
+// targets(corpus, mixture | {tokens, cumulative}, neededTokens?) -> the integer target cells:
+// { bits, cellStart, group (cells x K rates), bin (cells x B), groupBase, binBase, binShare (cell 0) }
 Napi::Value Targets(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
     CorpusHandle corpus = corpusFromJs(info[0].As<Napi::Object>());
     validateCorpus(corpus.view);
-    const std::vector<double> mixture = doublesFromJs(info[1], "mixture");
     const SequenceCounts counts = countCharacteristics(corpus.view);
     ScheduleOptions o;
-    o.mixture = mixture;
+    if (info[1].IsTypedArray()) o.mixture = doublesFromJs(info[1], "mixture");
+    else o.table = tableFromJs(info[1]);
     validateScheduleOptions(corpus.view, counts, o);
-    const FixedTargets t = buildFixedTargets(counts, mixture, corpus.view.numGroups, corpus.view.numBins, 0);
+    const uint64_t needed = info.Length() > 2 && !info[2].IsUndefined() ? u64FromJs(info[2], "neededTokens")
+                                                                        : counts.totalTokens;
+    const curricula::Targets t =
+        o.table.empty() ? buildFixedTargets(counts, o.mixture, corpus.view.numGroups, corpus.view.numBins)
+                        : buildTableTargets(counts, o.table, corpus.view.numGroups, corpus.view.numBins, needed);
     Napi::Object out = Napi::Object::New(env);
     out.Set("bits", Napi::Number::New(env, t.bits));
-    Napi::BigInt64Array g = Napi::BigInt64Array::New(env, t.group.size());
-    for (size_t i = 0; i < t.group.size(); i++) g[i] = t.group[i];
-    Napi::BigInt64Array b = Napi::BigInt64Array::New(env, t.bin.size());
-    std::vector<double> share(t.bin.size());
-    for (size_t i = 0; i < t.bin.size(); i++) { b[i] = t.bin[i]; share[i] = (double)t.bin[i] / (double)t.P; }
-    out.Set("group", g);
-    out.Set("bin", b);
+    std::vector<double> starts(t.start.begin(), t.start.end());
+    out.Set("cellStart", toF64(env, starts));
+    out.Set("group", toBigInts(env, t.groupRate));
+    out.Set("bin", toBigInts(env, t.binRate));
+    out.Set("groupBase", toBigInts(env, t.groupBase));
+    out.Set("binBase", toBigInts(env, t.binBase));
+    std::vector<double> share(t.B);
+    for (size_t i = 0; i < t.B; i++) share[i] = (double)t.binRate[i] / (double)t.P;
     out.Set("binShare", toF64(env, share));
     return out;
   });

@@ -73,6 +73,15 @@ std::vector<uint64_t> indicesFromJs(const Napi::Value& v, const char* field) {
   throw typeError(v.Env(), field, "Uint32Array or BigUint64Array");
 }
 
+TargetTable tableFromJs(const Napi::Value& v) {
+  if (!v.IsObject()) throw typeError(v.Env(), "targets", "object with `tokens` and `cumulative`");
+  Napi::Object o = v.As<Napi::Object>();
+  TargetTable t;
+  t.tokens = doublesFromJs(o.Get("tokens"), "targets.tokens");
+  t.cumulative = doublesFromJs(o.Get("cumulative"), "targets.cumulative");
+  return t;
+}
+
 uint64_t u64FromJs(const Napi::Value& v, const char* field) {
   if (v.IsBigInt()) {
     bool lossless = true;
@@ -91,7 +100,9 @@ uint64_t u64FromJs(const Napi::Value& v, const char* field) {
 ScheduleOptions optionsFromJs(const Napi::Object& obj) {
   Napi::Env env = obj.Env();
   ScheduleOptions o;
-  o.mixture = doublesFromJs(obj.Get("mixture"), "mixture");
+  Napi::Value targets = obj.Get("targets");
+  if (!targets.IsUndefined()) o.table = tableFromJs(targets);
+  else o.mixture = doublesFromJs(obj.Get("mixture"), "mixture");
   const auto num = [&](const char* f, double def) {
     Napi::Value v = obj.Get(f);
     if (v.IsUndefined()) return def;

@@ -34,5 +34,6 @@ std::vector<uint64_t> indicesFromJs(const Napi::Value& v, const char* field);
 Napi::Value orderToJs(Napi::Env env, const std::vector<uint64_t>& order, uint64_t numSequences);
 Napi::Object resultToJs(Napi::Env env, const ScheduleResult& r, uint64_t numSequences);
 uint64_t u64FromJs(const Napi::Value& v, const char* field);
+TargetTable tableFromJs(const Napi::Value& v);
 
 }  // namespace curricula::addon

@@ -9,29 +9,81 @@
 
 #include "common/rng.hpp"
 #include "scheduler/scheduler.hpp"
+#include "scheduler/targets.hpp"
 
 namespace curricula {
 
-// One characteristic family (groups or length bins) with integer targets.
+// One characteristic family (groups or length bins). Targets come in cells
+// (targets.hpp); D_k(S) = P T_k - E_k(S). Running sums over the current cell's
+// rates rc and the next cell's rates rn give Phi(S + l) in O(1) for any
+// l up to the next cell's width (cells are at least the longest sequence wide).
 struct FamilyState {
-  const std::vector<int64_t>* rate = nullptr;  // targets t_k, sum P
+  const Targets* t = nullptr;
+  bool isBins = false;
+  uint32_t n = 0;
   int64_t P = 0;
   std::vector<int64_t> T;  // cumulative tokens per characteristic
-  i128 A = 0, B = 0, C = 0;  // sum D^2, sum t D, sum t^2 with D_k = P T_k - t_k S
+  size_t cell = 0;
+  uint64_t cellStart = 0, nextStart = UINT64_MAX;
+  const uint32_t* rc = nullptr;  // rates of the current cell
+  const uint32_t* rn = nullptr;  // rates of the next cell (the current one's if last)
+  const int64_t* E0 = nullptr;   // targets at the current cell's start
+  // With D_k at the current S: sum D^2, sum rc D, sum rc^2, sum rn D, sum rn^2, sum rc rn.
+  i128 A = 0, B = 0, C = 0, Bn = 0, Cn = 0, X = 0;
 
-  void init(const std::vector<int64_t>& t, int64_t p) {
-    rate = &t;
-    P = p;
-    T.assign(t.size(), 0);
-    A = B = 0;
-    C = 0;
-    for (int64_t x : t) C += (i128)x * x;
+  const uint32_t* rates(size_t g) const {
+    return isBins ? t->binRate.data() + g * t->B : t->groupRate.data() + g * t->K;
   }
-  // sum_k (P T_k - t_k (S + l))^2
-  i128 phi(uint64_t l) const { return A - 2 * (i128)l * B + (i128)l * (i128)l * C; }
-  // D_k at prefix length S + l.
+  const int64_t* bases(size_t g) const {
+    return isBins ? t->binBase.data() + g * t->B : t->groupBase.data() + g * t->K;
+  }
+  const uint32_t* rateMax() const { return isBins ? t->binRateMax.data() : t->groupRateMax.data(); }
+
+  void init(const Targets& targets, bool bins) {
+    t = &targets;
+    isBins = bins;
+    n = bins ? targets.B : targets.K;
+    P = targets.P;
+    T.assign(n, 0);
+    enter(0, 0);
+  }
+  // Moves to cell g and recomputes the sums at prefix S (O(n); once per cell).
+  void enter(size_t g, uint64_t S) {
+    cell = g;
+    cellStart = t->start[g];
+    const bool last = g + 1 >= t->cells();
+    nextStart = last ? UINT64_MAX : t->start[g + 1];
+    rc = rates(g);
+    rn = last ? rc : rates(g + 1);
+    E0 = bases(g);
+    A = B = C = Bn = Cn = X = 0;
+    for (uint32_t k = 0; k < n; k++) {
+      const i128 d = deficitAt(k, S);
+      A += d * d;
+      B += (i128)rc[k] * d;
+      C += (i128)rc[k] * rc[k];
+      Bn += (i128)rn[k] * d;
+      Cn += (i128)rn[k] * rn[k];
+      X += (i128)rc[k] * rn[k];
+    }
+  }
+  // D_k at S, for S in the current cell.
+  i128 deficitAt(uint32_t k, uint64_t S) const {
+    return (i128)P * T[k] - E0[k] - (i128)rc[k] * (i128)(S - cellStart);
+  }
+  // D_k at S + l.
   i128 deficit(uint32_t k, uint64_t S, uint64_t l) const {
-    return (i128)P * T[k] - (i128)(*rate)[k] * (i128)(S + l);
+    const uint64_t e = S + l;
+    if (e <= nextStart) return deficitAt(k, S) - (i128)rc[k] * (i128)l;
+    const uint64_t u = nextStart - S, v = e - nextStart;
+    return deficitAt(k, S) - (i128)rc[k] * (i128)u - (i128)rn[k] * (i128)v;
+  }
+  // sum_k D_k(S + l)^2
+  i128 phi(uint64_t S, uint64_t l) const {
+    const uint64_t e = S + l;
+    if (e <= nextStart) return A - 2 * (i128)l * B + (i128)l * (i128)l * C;
+    const i128 u = (i128)(nextStart - S), v = (i128)(e - nextStart);
+    return A - 2 * u * B - 2 * v * Bn + u * u * C + 2 * u * v * X + v * v * Cn;
   }
   // Increment of the family term when c tokens of k are added at prefix S + l.
   i128 delta(uint32_t k, uint32_t c, uint64_t S, uint64_t l) const {
@@ -39,22 +91,32 @@ struct FamilyState {
     return pc * (pc + 2 * deficit(k, S, l));
   }
   // Moves the prefix from S to S + l and adds the sequence's counts.
-  void advance(uint64_t S, uint64_t l, const uint32_t* ids, const uint32_t* counts, uint64_t n) {
-    A = phi(l);
+  void advance(uint64_t S, uint64_t l, const uint32_t* ids, const uint32_t* counts, uint64_t m) {
+    const uint64_t e = S + l;
+    if (e >= nextStart) {
+      for (uint64_t i = 0; i < m; i++) T[ids[i]] += counts[i];
+      size_t g = cell;
+      while (g + 1 < t->cells() && t->start[g + 1] <= e) g++;
+      enter(g, e);
+      return;
+    }
+    A = phi(S, l);
     B -= (i128)l * C;
-    for (uint64_t i = 0; i < n; i++) {
+    Bn -= (i128)l * X;
+    for (uint64_t i = 0; i < m; i++) {
       const uint32_t k = ids[i];
       const i128 d = deficit(k, S, l);
       const i128 pc = (i128)P * counts[i];
       A += pc * (pc + 2 * d);
-      B += (i128)(*rate)[k] * pc;
+      B += (i128)rc[k] * pc;
+      Bn += (i128)rn[k] * pc;
       T[k] += counts[i];
     }
   }
 };
 
 struct ExactState {
-  const FixedTargets* targets;
+  const Targets* targets;
   const SequenceCounts* counts;
   const ScheduleOptions* opt;
   FamilyState groups, bins;
@@ -62,23 +124,23 @@ struct ExactState {
   uint64_t step = 0;
   double scaleKey = 0;  // 2^-2bits (sos) or 2^-bits (norm): keys in tokens^2 or tokens
 
-  ExactState(const FixedTargets& t, const SequenceCounts& c, const ScheduleOptions& o)
+  ExactState(const Targets& t, const SequenceCounts& c, const ScheduleOptions& o)
       : targets(&t), counts(&c), opt(&o) {
-    groups.init(t.group, t.P);
-    bins.init(t.bin, t.P);
+    groups.init(t, false);
+    bins.init(t, true);
     scaleKey = opt->objective == Objective::SumOfSquares ? std::ldexp(1.0, -2 * t.bits) : std::ldexp(1.0, -t.bits);
   }
 
   i128 groupTerm(uint64_t s) const {
     const uint64_t l = counts->length[s];
-    i128 g = groups.phi(l);
+    i128 g = groups.phi(S, l);
     for (uint64_t i = counts->groupOff[s]; i < counts->groupOff[s + 1]; i++)
       g += groups.delta(counts->groupId[i], counts->groupCount[i], S, l);
     return g;
   }
   i128 binTerm(uint64_t s) const {
     const uint64_t l = counts->length[s];
-    i128 b = bins.phi(l);
+    i128 b = bins.phi(S, l);
     for (uint64_t i = counts->binOff[s]; i < counts->binOff[s + 1]; i++)
       b += bins.delta(counts->binId[i], counts->binCount[i], S, l);
     return b;
@@ -94,7 +156,7 @@ struct ExactState {
     return k;
   }
   double phiDouble(const FamilyState& f, uint64_t l) const {
-    return toDouble(f.phi(l)) * std::ldexp(1.0, -2 * targets->bits);
+    return toDouble(f.phi(S, l)) * std::ldexp(1.0, -2 * targets->bits);
   }
 
   void apply(uint64_t s) {
@@ -110,19 +172,24 @@ struct ExactState {
 // Per-step double copies of the deficits (O(K + B) to refresh), so screening a
 // candidate costs one lookup and two flops per characteristic.
 struct ScreenTable {
-  std::vector<double> zg, rg, zb, rb;  // deficit at S and target rate per token
+  // Deficit at S (tokens), its largest fall per token over the next cell, and over all cells.
+  std::vector<double> zg, rg, ag, zb, rb, ab;
   void refresh(const ExactState& st) {
-    fill(st.groups, st.S, zg, rg);
-    fill(st.bins, st.S, zb, rb);
+    fill(st.groups, st.S, zg, rg, ag);
+    fill(st.bins, st.S, zb, rb, ab);
   }
-  static void fill(const FamilyState& f, uint64_t S, std::vector<double>& z, std::vector<double>& r) {
+  static void fill(const FamilyState& f, uint64_t S, std::vector<double>& z, std::vector<double>& r,
+                   std::vector<double>& a) {
     const size_t n = f.T.size();
     z.resize(n);
     r.resize(n);
+    a.resize(n);
     const double invP = 1.0 / (double)f.P;
+    const uint32_t* rmax = f.rateMax();
     for (size_t k = 0; k < n; k++) {
-      z[k] = (double)(f.P * f.T[k] - (*f.rate)[k] * (int64_t)S) * invP;  // exact int64, one rounding
-      r[k] = (double)(*f.rate)[k] * invP;
+      z[k] = toDouble(f.deficitAt((uint32_t)k, S)) * invP;
+      r[k] = (double)std::max(f.rc[k], f.rn[k]) * invP;
+      a[k] = (double)rmax[k] * invP;
     }
   }
   // Lower bounds on the two family terms of candidate s without Phi (tokens^2),
@@ -137,14 +204,14 @@ struct ScreenTable {
       const double z = zg[k] - rg[k] * l, n = c.groupCount[i];
       g += n * (n + 2 * z);
       magG += n * (n + 2 * std::fabs(z));
-      rateG += 2 * n * rg[k];
+      rateG += 2 * n * ag[k];
     }
     for (uint64_t i = c.binOff[s]; i < c.binOff[s + 1]; i++) {
       const uint32_t k = c.binId[i];
       const double z = zb[k] - rb[k] * l, n = c.binCount[i];
       b += n * (n + 2 * z);
       magB += n * (n + 2 * std::fabs(z));
-      rateB += 2 * n * rb[k];
+      rateB += 2 * n * ab[k];
     }
     g -= 1e-10 * magG + 1e-6;
     b -= 1e-10 * magB + 1e-6;

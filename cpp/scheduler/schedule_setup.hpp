@@ -8,7 +8,7 @@ void validateScheduleOptions(const CorpusView& corpus, const SequenceCounts& cou
 
 struct ScheduleSetup {
   SequenceCounts counts;
-  FixedTargets targets;
+  Targets targets;
   uint64_t resumedTokens = 0;
   uint64_t tokenGoal = 0;
   ScheduleSetup(const CorpusView& corpus, const ScheduleOptions& opt);

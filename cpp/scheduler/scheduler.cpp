@@ -21,33 +21,11 @@ namespace curricula {
 
 double scheduleNoise(uint64_t seed, uint64_t step, uint64_t index) { return gaussian(seed, step, index); }
 
-FixedTargets buildFixedTargets(const SequenceCounts& counts, const std::vector<double>& mixture, uint32_t K,
-                               uint32_t B, uint64_t extraTokens) {
-  FixedTargets t;
-  t.bits = chooseFixedPointBits(counts.totalTokens + extraTokens);
-  t.P = int64_t(1) << t.bits;
-  t.group = quantizeWeights(mixture, t.bits);
-  // U*_b = sum_j tau_j kappa_{b|j}: length targets consistent with the group mixture.
-  std::vector<double> binWeights(B, 0.0);
-  std::vector<long double> acc(B, 0.0L);
-  for (uint32_t j = 0; j < K; j++) {
-    if (mixture[j] == 0) continue;
-    for (uint32_t b = 0; b < B; b++) {
-      const long double kappa =
-          counts.groupTokens[j] > 0
-              ? (long double)counts.groupBinTokens[(size_t)j * B + b] / (long double)counts.groupTokens[j]
-              : (long double)counts.binTokens[b] / (long double)counts.totalTokens;  // empty group: global share
-      acc[b] += (long double)mixture[j] * kappa;
-    }
-  }
-  for (uint32_t b = 0; b < B; b++) binWeights[b] = (double)acc[b];
-  t.bin = quantizeWeights(binWeights, t.bits);
-  return t;
-}
-
 void validateScheduleOptions(const CorpusView& corpus, const SequenceCounts& counts, const ScheduleOptions& opt) {
   const auto bad = [](const std::string& m) { return std::invalid_argument(m); };
-  if (opt.mixture.size() != corpus.numGroups)
+  if (!opt.table.empty()) {
+    if (!opt.mixture.empty()) throw bad("give either a mixture or a targets table, not both");
+  } else if (opt.mixture.size() != corpus.numGroups)
     throw bad("mixture has " + std::to_string(opt.mixture.size()) + " entries but the corpus has " +
               std::to_string(corpus.numGroups) + " groups");
   long double sum = 0;
@@ -57,7 +35,7 @@ void validateScheduleOptions(const CorpusView& corpus, const SequenceCounts& cou
       throw bad("mixture[" + std::to_string(i) + "] must be a finite non-negative number but is " + std::to_string(m));
     sum += m;
   }
-  if (std::fabs((double)sum - 1.0) > 1e-6)
+  if (opt.table.empty() && std::fabs((double)sum - 1.0) > 1e-6)
     throw bad("mixture must sum to 1 but sums to " + std::to_string((double)sum));
   if (!std::isfinite(opt.lambda) || opt.lambda < 0) throw bad("lambda must be finite and >= 0");
   if (!std::isfinite(opt.sigma) || opt.sigma < 0) throw bad("sigma must be finite and >= 0");
@@ -81,10 +59,12 @@ ScheduleSetup::ScheduleSetup(const CorpusView& corpus, const ScheduleOptions& op
   validateCorpus(corpus);
   counts = countCharacteristics(corpus);
   validateScheduleOptions(corpus, counts, opt);
-  targets = buildFixedTargets(counts, opt.mixture, corpus.numGroups, corpus.numBins, 0);
   resumedTokens = 0;
   for (uint64_t s : opt.resume) resumedTokens += counts.length[s];
   tokenGoal = opt.budgetTokens > 0 ? opt.budgetTokens : counts.totalTokens - resumedTokens;
+  targets = opt.table.empty()
+                ? buildFixedTargets(counts, opt.mixture, corpus.numGroups, corpus.numBins)
+                : buildTableTargets(counts, opt.table, corpus.numGroups, corpus.numBins, resumedTokens + tokenGoal);
 }
 
 namespace {

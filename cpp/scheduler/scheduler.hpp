@@ -11,13 +11,15 @@
 
 #include "scheduler/corpus.hpp"
 #include "scheduler/fixed_point.hpp"
+#include "scheduler/targets.hpp"
 
 namespace curricula {
 
 enum class Objective { SumOfSquares, Norm };
 
 struct ScheduleOptions {
-  std::vector<double> mixture;  // group mixture tau (K entries, sums to 1)
+  std::vector<double> mixture;  // fixed group mixture tau (K entries, sums to 1), or empty with `table`
+  TargetTable table;            // time-varying targets E_k(S) (a curriculum); empty = fixed mixture
   double lambda = 1.0;          // weight of the length-bin family
   Objective objective = Objective::SumOfSquares;
   double sigma = 0.0;            // std of the per-step, per-sequence Gaussian noise
@@ -27,16 +29,6 @@ struct ScheduleOptions {
   bool bruteForce = false;       // score every candidate exactly at every step (cross-checks, baselines)
   uint32_t threads = 2;          // scan threads (1 or 2); the order never depends on it
 };
-
-// Integer targets: E_k(S) = group[k] * S / P and U*_b(S) = bin[b] * S / P.
-struct FixedTargets {
-  int bits = 0;
-  int64_t P = 0;
-  std::vector<int64_t> group;  // K, sums to P
-  std::vector<int64_t> bin;    // B, sums to P; U*_b = sum_j tau_j kappa_{b|j}
-};
-FixedTargets buildFixedTargets(const SequenceCounts& counts, const std::vector<double>& mixture,
-                               uint32_t numGroups, uint32_t numBins, uint64_t extraTokens);
 
 struct ScheduleStats {
   uint64_t steps = 0;
