@@ -8,7 +8,8 @@
  */
 import { binding, type TargetTable } from '../lib/binding';
 import type { SequenceSet } from '../lib/io/sequences';
-import { scheduleBruteForceSync, scheduleSync, type ScheduleOptions } from '../lib/scheduler';
+import { fidelityReport } from '../lib/fidelity';
+import { scheduleBruteForceSync, scheduleSync, shiftTable, type ScheduleOptions } from '../lib/scheduler';
 import {
   Rng,
   naiveSchedule,
@@ -237,5 +238,92 @@ describe('bad target tables', () => {
   test('a table that ends before the schedule does', () => {
     const short = randomTable(4, Math.floor(total / 2), 'coarse', 9, maxLength(set));
     expectValidation(run(short), 'targets', /targets\.tokens ends at \d+ tokens but the schedule reaches \d+ tokens/);
+  });
+});
+
+describe('fidelity report against a target table', () => {
+  /** E_k(S) by linear interpolation of the table (clamped slope past the end). */
+  function tableE(t: TargetTable, K: number, k: number, S: number): number {
+    const G = t.tokens.length;
+    let g = 0;
+    while (g + 2 < G && t.tokens[g + 1] <= S) g++;
+    const x0 = t.tokens[g];
+    const x1 = t.tokens[g + 1];
+    const e0 = t.cumulative[g * K + k];
+    const e1 = t.cumulative[(g + 1) * K + k];
+    return e0 + ((e1 - e0) * (S - x0)) / (x1 - x0);
+  }
+
+  test.each([1, 2, 3, 4])('max |T_j - E_j(S)| and L1 match a direct computation (seed %i)', (seed) => {
+    const K = 6;
+    const set = randomInstance({ numSequences: 70, numGroups: K, numBins: 4, seed: 8800 + seed });
+    const total = totalTokens(set);
+    const maxLen = maxLength(set);
+    // grid spacing at least the longest sequence, so no cells are merged
+    const n = Math.max(1, Math.min(5, Math.floor(total / maxLen) - 1));
+    const tokens = Float64Array.from({ length: n + 1 }, (_, g) => (g === n ? total : g * maxLen * Math.floor(total / maxLen / n)));
+    const cumulative = new Float64Array((n + 1) * K);
+    for (let g = 1; g <= n; g++) {
+      const p = randomMixture(K, seed * 13 + g);
+      for (let k = 0; k < K; k++) cumulative[g * K + k] = cumulative[(g - 1) * K + k] + p[k] * (tokens[g] - tokens[g - 1]);
+    }
+    const table = { tokens, cumulative };
+    const r = scheduleSync(set, { targets: table });
+    const rep = fidelityReport(set, r.order, table, { checkpoints: 4 });
+    const T = new Array<number>(K).fill(0);
+    const maxDev = new Array<number>(K).fill(0);
+    let S = 0;
+    const l1: number[] = [];
+    let next = 1;
+    for (const s of toNumbers(r.order)) {
+      for (let k = 0; k < K; k++) maxDev[k] = Math.max(maxDev[k], Math.abs(T[k] - tableE(table, K, k, S)));
+      for (let i = Number(set.offsets[s]); i < Number(set.offsets[s + 1]); i++) T[set.group[i]] += set.tokens[i];
+      S += sequenceTokens(set, s);
+      for (let k = 0; k < K; k++) maxDev[k] = Math.max(maxDev[k], Math.abs(T[k] - tableE(table, K, k, S)));
+      while (next <= 4 && S * 4 >= total * next) {
+        l1.push(T.reduce((a, t, k) => a + Math.abs(t - tableE(table, K, k, S)), 0) / S);
+        next++;
+      }
+    }
+    rep.greedy.maxGroupDeviation.forEach((v, k) => expect(Math.abs(v - maxDev[k])).toBeLessThan(1e-3));
+    rep.greedy.checkpointL1.forEach((v, i) => expect(Math.abs(v - l1[i])).toBeLessThan(1e-9));
+    // early on the greedy order follows the table better than a shuffle (at the end both hold the whole corpus)
+    expect(rep.greedy.checkpointL1[0]).toBeLessThan(rep.shuffle.checkpointL1[0]);
+  });
+});
+
+describe('offset without a resume order continues a curriculum', () => {
+  const K = 3;
+  const set = randomInstance({ numSequences: 40, numGroups: K, numBins: 2, seed: 5150 });
+  const total = totalTokens(set);
+  // first `total` tokens all group 0, then all group 1 (never group 2)
+  const table: TargetTable = {
+    tokens: Float64Array.of(0, total, 3 * total),
+    cumulative: Float64Array.of(0, 0, 0, total, 0, 0, total, 2 * total, 0),
+  };
+
+  test('shiftTable cuts the table at the offset and rebases it', () => {
+    const s = shiftTable(table, K, total / 2);
+    expect(Array.from(s.tokens)).toEqual([0, total / 2, 2.5 * total]);
+    expect(Array.from(s.cumulative)).toEqual([0, 0, 0, total / 2, 0, 0, total / 2, 2 * total, 0]);
+  });
+
+  test('the order equals the reference run on the shifted table', () => {
+    const offset = Math.round(total * 1.5);
+    const r = scheduleSync(set, { targets: table, offset });
+    const ref = naiveSchedule(set, {}, nativeTargets(set, shiftTable(table, K, offset)));
+    expect(toNumbers(r.order)).toEqual(ref.order);
+    // past the switch, the first half of the order leans to group 1 over group 0
+    const tokensOf = (g: number, seqs: number[]) =>
+      seqs.reduce((a, s) => {
+        for (let i = Number(set.offsets[s]); i < Number(set.offsets[s + 1]); i++) if (set.group[i] === g) a += set.tokens[i];
+        return a;
+      }, 0);
+    const half = toNumbers(r.order).slice(0, 20);
+    expect(tokensOf(1, half)).toBeGreaterThan(tokensOf(0, half));
+  });
+
+  test('an offset at or past the end of the table is an error naming offset', () => {
+    expectValidation(() => scheduleSync(set, { targets: table, offset: 3 * total }), 'offset', /`offset` < \d+/);
   });
 });

@@ -81,9 +81,9 @@ export interface BindingModule {
   fidelity(
     corpus: NativeCorpus,
     order: Uint32Array | BigUint64Array,
-    mixture: Float64Array,
-    binShare: Float64Array,
+    mixtureOrTable: Float64Array | TargetTable,
     checkpoints: number,
+    neededTokens?: number,
   ): NativeFidelity;
   shuffle(n: number, seed: bigint | number): Uint32Array | BigUint64Array;
   cuda: boolean;

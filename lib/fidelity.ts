@@ -2,7 +2,7 @@
  * Fidelity report: how closely the prefixes of an order follow the target
  * mixture, side by side with a seeded random shuffle of the same corpus.
  */
-import { binding, nativeError, type NativeFidelity } from './binding';
+import { binding, nativeError, type NativeFidelity, type TargetTable } from './binding';
 import { ValidationError } from './errors';
 import type { SequenceSet } from './io/sequences';
 import { nativeCorpus, type Order } from './scheduler';
@@ -10,15 +10,15 @@ import { nativeCorpus, type Order } from './scheduler';
 export interface OrderFidelity {
   sequences: number;
   tokens: number;
-  /** per group: max over prefixes of |T_j - tau_j S|, in tokens */
+  /** per group: max over prefixes of |T_j - E_j(S)|, in tokens (E_j(S) = tau_j S for a fixed mixture) */
   maxGroupDeviation: number[];
   /** per length bin: max over prefixes of |U_b - U*_b(S)|, in tokens */
   maxBinDeviation: number[];
   worstGroup: { group: number; name?: string; deviation: number };
-  /** prefix lengths (tokens) and L1 mixture error sum_j |T_j/S - tau_j| at the checkpoints */
+  /** prefix lengths (tokens) and L1 mixture error sum_j |T_j - E_j(S)| / S at the checkpoints */
   checkpointTokens: number[];
   checkpointL1: number[];
-  /** T_j / (tau_j S) at the end (null where tau_j = 0) */
+  /** T_j / E_j(S) at the end (null where E_j(S) = 0) */
   finalRatio: (number | null)[];
 }
 
@@ -46,6 +46,15 @@ function summarize(f: NativeFidelity, names?: string[]): OrderFidelity {
   };
 }
 
+function orderTokens(set: SequenceSet, order: Order): number {
+  let t = 0;
+  for (let n = 0; n < order.length; n++) {
+    const s = Number(order[n]);
+    for (let i = Number(set.offsets[s]); i < Number(set.offsets[s + 1]); i++) t += set.tokens[i];
+  }
+  return t;
+}
+
 /** The shortest prefix of `perm` holding at least `tokens` tokens. */
 function prefixWithTokens(set: SequenceSet, perm: Order, tokens: number): Order {
   let t = 0;
@@ -57,10 +66,14 @@ function prefixWithTokens(set: SequenceSet, perm: Order, tokens: number): Order 
   return perm.subarray(0, n);
 }
 
+/**
+ * Prefix fidelity of `order` against its targets (a fixed mixture or a
+ * curriculum's target table), beside a seeded shuffle cut at the same tokens.
+ */
 export function fidelityReport(
   set: SequenceSet,
   order: Order,
-  mixture: Float64Array,
+  targets: Float64Array | TargetTable,
   opts: { shuffleSeed?: number; checkpoints?: number } = {},
 ): FidelityReport {
   const checkpoints = opts.checkpoints ?? 10;
@@ -71,10 +84,9 @@ export function fidelityReport(
   const corpus = nativeCorpus(set);
   const b = binding();
   try {
-    const { binShare } = b.targets(corpus, mixture);
-    const greedy = summarize(b.fidelity(corpus, order, mixture, binShare, checkpoints), set.groupNames);
+    const greedy = summarize(b.fidelity(corpus, order, targets, checkpoints, orderTokens(set, order)), set.groupNames);
     const perm = prefixWithTokens(set, b.shuffle(set.offsets.length - 1, shuffleSeed), greedy.tokens);
-    const shuffle = summarize(b.fidelity(corpus, perm, mixture, binShare, checkpoints), set.groupNames);
+    const shuffle = summarize(b.fidelity(corpus, perm, targets, checkpoints, greedy.tokens), set.groupNames);
     return {
       format: 'curricula.fidelity',
       version: 1,

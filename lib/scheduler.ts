@@ -59,7 +59,9 @@ function prepare(input: SequenceSet, options: ScheduleOptions | undefined): {
   if (parsed.targets && parsed.mixture) {
     throw new ValidationError('targets', 'Give either `mixture` or `targets` (a curriculum target table), not both');
   }
-  const table = parsed.targets ? validateTargetTable(parsed.targets, input.numGroups) : undefined;
+  let table = parsed.targets ? validateTargetTable(parsed.targets, input.numGroups) : undefined;
+  // A curriculum resumed on a fresh pool: continue the targets from `offset`.
+  if (table && parsed.offset && !parsed.resume) table = shiftTable(table, input.numGroups, parsed.offset);
   const mixture = table
     ? tableMixture(table, input.numGroups)
     : parsed.mixture
@@ -117,6 +119,26 @@ function validateTargetTable(t: TargetTable, K: number): TargetTable {
     );
   }
   return t;
+}
+
+/** E'_k(S) = E_k(offset + S) - E_k(offset), on the grid points past `offset`. */
+export function shiftTable(t: TargetTable, K: number, offset: number): TargetTable {
+  const G = t.tokens.length;
+  if (offset >= t.tokens[G - 1]) {
+    throw new ValidationError('offset', `Expected \`offset\` < ${t.tokens[G - 1]} (the end of \`targets\`) but received ${offset}`);
+  }
+  let g = 0;
+  while (t.tokens[g + 1] <= offset) g++;
+  const w = (offset - t.tokens[g]) / (t.tokens[g + 1] - t.tokens[g]);
+  const at = Float64Array.from({ length: K }, (_, k) => t.cumulative[g * K + k] + w * (t.cumulative[(g + 1) * K + k] - t.cumulative[g * K + k]));
+  const n = G - g; // offset itself, then grid points g+1 .. G-1
+  const tokens = new Float64Array(n);
+  const cumulative = new Float64Array(n * K);
+  for (let i = 1; i < n; i++) {
+    tokens[i] = t.tokens[g + i] - offset;
+    for (let k = 0; k < K; k++) cumulative[i * K + k] = Math.max(0, t.cumulative[(g + i) * K + k] - at[k]);
+  }
+  return { tokens, cumulative };
 }
 
 /** The table's average mixture from 0 to its last grid point. */

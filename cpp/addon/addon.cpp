@@ -72,7 +72,7 @@ Napi::Value Targets(const Napi::CallbackInfo& info) {
   });
 }
 
-// fidelity(corpus, order, mixture, binShare, checkpoints)
+// fidelity(corpus, order, mixture | {tokens, cumulative}, checkpoints, neededTokens?)
 Napi::Value Fidelity(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
@@ -83,13 +83,18 @@ Napi::Value Fidelity(const Napi::CallbackInfo& info) {
       if (order[i] >= corpus.view.numSequences)
         throw std::invalid_argument("order[" + std::to_string(i) + "] = " + std::to_string(order[i]) +
                                     " is out of range [0, " + std::to_string(corpus.view.numSequences) + ")");
-    const std::vector<double> mixture = doublesFromJs(info[2], "mixture");
-    const std::vector<double> binShare = doublesFromJs(info[3], "binShare");
-    if (mixture.size() != corpus.view.numGroups || binShare.size() != corpus.view.numBins)
-      throw std::invalid_argument("mixture and binShare must have numGroups and numBins entries");
-    const int checkpoints = info[4].As<Napi::Number>().Int32Value();
     const SequenceCounts counts = countCharacteristics(corpus.view);
-    const FidelityStats f = prefixFidelity(counts, order, mixture, binShare, checkpoints);
+    ScheduleOptions o;
+    if (info[2].IsTypedArray()) o.mixture = doublesFromJs(info[2], "mixture");
+    else o.table = tableFromJs(info[2]);
+    validateScheduleOptions(corpus.view, counts, o);
+    const int checkpoints = info[3].As<Napi::Number>().Int32Value();
+    const uint64_t needed = info.Length() > 4 && !info[4].IsUndefined() ? u64FromJs(info[4], "neededTokens")
+                                                                        : counts.totalTokens;
+    const curricula::Targets t =
+        o.table.empty() ? buildFixedTargets(counts, o.mixture, corpus.view.numGroups, corpus.view.numBins)
+                        : buildTableTargets(counts, o.table, corpus.view.numGroups, corpus.view.numBins, needed);
+    const FidelityStats f = prefixFidelity(counts, order, t, checkpoints, o.table.empty() ? &o.mixture : nullptr);
     Napi::Object out = Napi::Object::New(env);
     out.Set("sequences", Napi::Number::New(env, (double)f.sequences));
     out.Set("tokens", Napi::Number::New(env, (double)f.tokens));

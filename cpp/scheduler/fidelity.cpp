@@ -1,5 +1,6 @@
 #include "scheduler/fidelity.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -9,18 +10,37 @@
 namespace curricula {
 
 namespace {
-// Tracks max |count - share * S| for one family. Between two touches of a
-// characteristic its count is constant and its target linear in S, so the
-// maximum lies at a touch or at the end: O(nnz + K) for the whole order.
+// E_k(S) in tokens for one family: piecewise linear over the target cells.
+struct TargetCurve {
+  std::vector<uint64_t> start;
+  std::vector<double> base, rate;  // cells x n, tokens and tokens per token
+  uint32_t n;
+  TargetCurve(const Targets& t, bool bins, const std::vector<double>* exactRates)
+      : start(t.start), n(bins ? t.B : t.K) {
+    const auto& r = bins ? t.binRate : t.groupRate;
+    const auto& b = bins ? t.binBase : t.groupBase;
+    base.resize(r.size());
+    rate.resize(r.size());
+    for (size_t i = 0; i < r.size(); i++) {
+      base[i] = (double)b[i] / (double)t.P;
+      rate[i] = exactRates ? (*exactRates)[i] : (double)r[i] / (double)t.P;
+    }
+  }
+  double operator()(size_t k, double S) const {
+    const size_t g = (size_t)(std::upper_bound(start.begin(), start.end(), (uint64_t)S) - start.begin()) - 1;
+    return base[g * n + k] + rate[g * n + k] * (S - (double)start[g]);
+  }
+};
+
+// Tracks max |count - E(S)| for one family. Between two touches of a
+// characteristic its count is constant and its target non-decreasing in S, so
+// the maximum lies at a touch or at the end: O(nnz + K) evaluations in all.
 struct DeviationTracker {
-  const std::vector<double>& share;
+  const TargetCurve& E;
   std::vector<uint64_t> count;
   std::vector<double> lastS, maxDev;
-  explicit DeviationTracker(const std::vector<double>& s)
-      : share(s), count(s.size(), 0), lastS(s.size(), 0.0), maxDev(s.size(), 0.0) {}
-  void see(size_t k, double S) {
-    maxDev[k] = std::max(maxDev[k], std::fabs((double)count[k] - share[k] * S));
-  }
+  explicit DeviationTracker(const TargetCurve& e) : E(e), count(e.n, 0), lastS(e.n, 0.0), maxDev(e.n, 0.0) {}
+  void see(size_t k, double S) { maxDev[k] = std::max(maxDev[k], std::fabs((double)count[k] - E(k, S))); }
   void add(size_t k, uint32_t c, double before, double after) {
     see(k, lastS[k]);
     see(k, before);
@@ -29,16 +49,16 @@ struct DeviationTracker {
     lastS[k] = after;
   }
   void finish(double S) {
-    for (size_t k = 0; k < share.size(); k++) { see(k, lastS[k]); see(k, S); }
+    for (size_t k = 0; k < E.n; k++) { see(k, lastS[k]); see(k, S); }
   }
 };
 }  // namespace
 
-FidelityStats prefixFidelity(const SequenceCounts& c, const std::vector<uint64_t>& order,
-                             const std::vector<double>& mixture, const std::vector<double>& binTargets,
-                             int checkpoints) {
+FidelityStats prefixFidelity(const SequenceCounts& c, const std::vector<uint64_t>& order, const Targets& targets,
+                             int checkpoints, const std::vector<double>* mixture) {
   FidelityStats out;
-  DeviationTracker groups(mixture), bins(binTargets);
+  const TargetCurve groupE(targets, false, mixture), binE(targets, true, nullptr);
+  DeviationTracker groups(groupE), bins(binE);
   uint64_t total = 0;
   for (uint64_t s : order) total += c.length[s];
   int nextCheckpoint = 1;
@@ -50,9 +70,9 @@ FidelityStats prefixFidelity(const SequenceCounts& c, const std::vector<uint64_t
     S = after;
     while (nextCheckpoint <= checkpoints && S * checkpoints >= (double)total * nextCheckpoint) {
       double l1 = 0;
-      for (size_t j = 0; j < mixture.size(); j++) l1 += std::fabs((double)groups.count[j] / S - mixture[j]);
+      for (size_t j = 0; j < groupE.n; j++) l1 += std::fabs((double)groups.count[j] - groupE(j, S));
       out.checkpointTokens.push_back(S);
-      out.checkpointL1.push_back(l1);
+      out.checkpointL1.push_back(l1 / S);
       nextCheckpoint++;
     }
   }
@@ -62,10 +82,11 @@ FidelityStats prefixFidelity(const SequenceCounts& c, const std::vector<uint64_t
   out.tokens = total;
   out.groupMaxDeviation = groups.maxDev;
   out.binMaxDeviation = bins.maxDev;
-  out.finalRatio.resize(mixture.size());
-  for (size_t j = 0; j < mixture.size(); j++)
-    out.finalRatio[j] = mixture[j] > 0 && S > 0 ? (double)groups.count[j] / (mixture[j] * S)
-                                                : std::numeric_limits<double>::quiet_NaN();
+  out.finalRatio.resize(groupE.n);
+  for (size_t j = 0; j < groupE.n; j++) {
+    const double e = groupE(j, S);
+    out.finalRatio[j] = e > 0 ? (double)groups.count[j] / e : std::numeric_limits<double>::quiet_NaN();
+  }
   return out;
 }
 

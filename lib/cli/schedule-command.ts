@@ -94,7 +94,7 @@ export async function scheduleCommand(flags: ScheduleFlags): Promise<void> {
     // From here on everything is synchronous, so a SIGINT cannot land between the two writes.
     if (controller.signal.aborted) throw new AbortError();
     const full: Order = resume ? concatOrders(resume, result.order) : result.order;
-    const report = fidelityReport(set, full, result.mixture, { shuffleSeed });
+    const report = fidelityReport(set, full, result.targets ?? result.mixture, { shuffleSeed });
     writeNpyAtomic(flags.out, result.order);
     writeFileAtomic(reportPath, JSON.stringify(report, null, 2) + '\n');
 
