@@ -305,7 +305,8 @@ TargetTable buildTargetTable(const CurriculumView& c, double T, double maxErr, s
   constexpr size_t kBlockRows = 256;
   std::vector<std::vector<double>> blocks;
   size_t rows = 0;
-  auto appendRow = [&](double tokens) {
+  // Reserves the row for grid point `tokens` and returns where its K values go.
+  auto newRow = [&](double tokens) -> double* {
     if (rows + 1 > maxEntries / K)
       throw std::invalid_argument("the target table would exceed maxEntries = " + std::to_string(maxEntries) +
                                   " entries (" + std::to_string(rows + 1) + " grid points x " + std::to_string(K) +
@@ -319,8 +320,12 @@ TargetTable buildTargetTable(const CurriculumView& c, double T, double maxErr, s
     std::vector<double>& blk = blocks.back();
     const size_t base = blk.size();
     blk.resize(base + K);
-    for (size_t k = 0; k < K; k++) blk[base + k] = E[k] + comp[k];
     rows++;
+    return blk.data() + base;
+  };
+  auto appendRow = [&](double tokens) {
+    double* row = newRow(tokens);
+    for (size_t k = 0; k < K; k++) row[k] = E[k] + comp[k];
   };
   appendRow(0);
   size_t cells = 0;
@@ -351,24 +356,27 @@ TargetTable buildTargetTable(const CurriculumView& c, double T, double maxErr, s
     const double R = iv.range(), r = 1 + R;
     // slopes shifted by bmax (<= 0): powers of c stay <= 1; the shift cancels in p_k c^t / Z_t
     for (size_t k = 0; k < K; k++) bs[k] = iv.slope[k] - iv.bmax;
-    eng.softmaxIn(iv, std::log(x), p.data());
     const double growthCap = std::expm1(1 / R);
-    size_t sinceRefresh = 0;
-    while (x < y) {
-      // Curvature bound (docs/curriculum.md): |E_k''(n)| <= e^{R d} (Qa + Qb d R^2/4) / x on
-      // [x, x e^d], with Qa = max p_k |b_k - b̄|, Qb = max p_k at the cell start.
-      double bbar = 0;
+    // Start-of-cell statistics of p: b̄ = Σ p_k b_k, Qa = max p_k |b_k − b̄|, Qb = max p_k.
+    double bbar = 0, Qa = 0, Qb = 0;
+    auto exactStart = [&](double at) {
+      eng.softmaxIn(iv, std::log(at), p.data());
+      bbar = 0, Qa = 0, Qb = 0;
       for (size_t k = 0; k < K; k++) bbar += p[k] * bs[k];
-      double Qa = 0, Qb = 0;
       for (size_t k = 0; k < K; k++) {
         Qa = std::max(Qa, p[k] * std::fabs(bs[k] - bbar));
         Qb = std::max(Qb, p[k]);
       }
-      Qa = Qa * (1 + 1e-9) + 1e-300;  // p carries a tiny propagation error
-      Qb *= 1 + 1e-9;
-      double h = std::min(std::sqrt(8 * eps * x / Qa), x * growthCap);
+    };
+    exactStart(x);
+    size_t sinceRefresh = 0;
+    while (x < y) {
+      // Curvature bound (docs/curriculum.md): on [x, x e^d], |E_k''(n)| <= e^{R d} (Qa + Qb d R^2/4) / x.
+      const double qa = Qa * (1 + 1e-9) + 1e-300;  // p carries a tiny propagation error
+      const double qb = Qb * (1 + 1e-9);
+      double h = std::min(std::sqrt(8 * eps * x / qa), x * growthCap);
       const double d0 = std::log1p(h / x);
-      const double Qd = (Qa + Qb * d0 * R * R / 4) * std::exp(R * d0);
+      const double Qd = (qa + qb * d0 * R * R / 4) * std::exp(R * d0);
       h = std::min(h, std::sqrt(8 * eps * x / Qd));
       const double step = h >= y - x ? y - x : std::max(1.0, std::floor(h));
       const double x1 = x + step;
@@ -415,18 +423,29 @@ TargetTable buildTargetTable(const CurriculumView& c, double T, double maxErr, s
       omega.resize(M);
       for (size_t t = 0; t < M; t++) omega[t] = W[t] * x * std::exp((double)t * hs) / Z[t];
       const double zInv = 1 / Z[M - 1];
+      double* row = newRow(x1);
+      // One pass: increments, the row, p at x1, and the next cell's statistics. Qa is taken
+      // against the old b̄ and widened by |b̄_new − b̄_old| (triangle inequality), so it stays a bound.
+      double nbbar = 0, nQa = 0, nQb = 0;
       for (size_t k = 0; k < K; k++) {
         const double cc = cpow[k];
         double acc = omega[M - 1];
         for (size_t t = M - 1; t-- > 0;) acc = acc * cc + omega[t];
         neumaierAdd(E[k], comp[k], p[k] * acc);
-        p[k] = lastPow[k] * zInv;
+        row[k] = E[k] + comp[k];
+        const double pk = lastPow[k] * zInv;
+        p[k] = pk;
+        nbbar += pk * bs[k];
+        nQa = std::max(nQa, pk * std::fabs(bs[k] - bbar));
+        nQb = std::max(nQb, pk);
       }
+      Qa = nQa + nQb * std::fabs(nbbar - bbar);
+      Qb = nQb;
+      bbar = nbbar;
       if (++sinceRefresh == 16 && x1 < y) {
-        eng.softmaxIn(iv, std::log(x1), p.data());  // bound the drift of propagated p
+        exactStart(x1);  // bound the drift of propagated p
         sinceRefresh = 0;
       }
-      appendRow(x1);
       tick(x1);
       x = x1;
     }
