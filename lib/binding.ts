@@ -68,6 +68,20 @@ export interface NativeFidelity {
   finalRatio: Float64Array;
 }
 
+/** A curriculum as the addon reads it: knots s (log tokens), logits (knots × groups, row-major). */
+export interface NativeCurriculum {
+  s: Float64Array;
+  logits: Float64Array;
+  groups: number;
+}
+
+export interface NativeTargetTable {
+  tokens: Float64Array;
+  cumulative: Float64Array;
+  interpolationBound: number;
+  quadratureBound: number;
+}
+
 export interface BindingModule {
   schedule(
     corpus: NativeCorpus,
@@ -86,6 +100,19 @@ export interface BindingModule {
     neededTokens?: number,
   ): NativeFidelity;
   shuffle(n: number, seed: bigint | number): Uint32Array | BigUint64Array;
+
+  // Curriculum (cpp/addon/curriculum_binding.cpp): curriculum = { s, logits, groups }
+  curriculumMixture(curriculum: NativeCurriculum, s: number): Float64Array;
+  curriculumCumulative(curriculum: NativeCurriculum, points: Float64Array): Float64Array;
+  curriculumTargetTableSync(curriculum: NativeCurriculum, totalTokens: number, maxErrorTokens: number, maxEntries: number): NativeTargetTable;
+  curriculumTargetTable(
+    curriculum: NativeCurriculum,
+    totalTokens: number,
+    maxErrorTokens: number,
+    maxEntries: number,
+    onProgress?: (tokens: number, totalTokens: number) => void,
+  ): { promise: Promise<NativeTargetTable>; cancel(): void };
+
   cuda: boolean;
 }
 

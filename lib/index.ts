@@ -10,3 +10,44 @@ export { readNpy, writeNpyAtomic } from './io/npy';
 export { CurriculaError, ValidationError, FormatError, AbortError } from './errors';
 export { binding } from './binding';
 export type { BindingModule } from './binding';
+
+// Curriculum (issue #3): representation, targets and target table, Algorithm 1, interop, knobs, run config.
+export {
+  createCurriculum,
+  validateCurriculum,
+  assertGroups,
+  logitsAt,
+  mixtureAt,
+  knotTokens,
+  softmax,
+} from './curriculum/curriculum';
+export type { Curriculum, CreateCurriculumOptions } from './curriculum/curriculum';
+export { cumulativeTargets, targetTable, targetTableAsync, interpolateTable, binShares, binTargetTable } from './curriculum/targets';
+export type { TargetTable, TargetTableOptions, TargetTableAsyncOptions } from './curriculum/targets';
+export {
+  metaUpdate,
+  metaUpdateFromSamples,
+  sampleLogTimes,
+  capKnots,
+  stepSchedule,
+  terrificStatic,
+  terrificAverage,
+} from './curriculum/algorithm1';
+export type { DeltaSample, DeltaField, StepSize, MetaUpdateOptions, MetaUpdateResult, AlgorithmOneOptions } from './curriculum/algorithm1';
+export { curriculumToJson, parseCurriculum, readCurriculum, writeCurriculum } from './curriculum/serialize';
+export {
+  parseKnotSchedule,
+  readKnotSchedule,
+  knotScheduleToJson,
+  writeKnotSchedule,
+  knotScheduleToCurriculum,
+  curriculumToKnotSchedule,
+  evaluateKnotSchedule,
+  knotScheduleCumulative,
+  knotScheduleTargetTable,
+} from './curriculum/interop';
+export type { KnotSchedule } from './curriculum/interop';
+export { knobSchedule, knobTable, knobTableToCsv } from './curriculum/knobs';
+export type { KnobSchedule, KnobScheduleSpec, KnobTable } from './curriculum/knobs';
+export { parseRunConfig, runConfigSchema } from './curriculum/config';
+export type { RunConfig, RunConfigInput } from './curriculum/config';

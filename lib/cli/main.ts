@@ -12,6 +12,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { AbortError, CurriculaError } from '../errors';
 import { benchSchedulerCommand, type BenchFlags } from './bench-command';
 import { generateCommand, type GenerateFlags } from './generate-command';
+import { registerCurriculumCommands } from './curriculum-command';
 import { scheduleCommand, type ScheduleFlags } from './schedule-command';
 
 function packageVersion(): string {
@@ -72,6 +73,7 @@ export function buildProgram(): Command {
     .option('--out <file.json>', 'also write the results as JSON')
     .action((flags: BenchFlags) => benchSchedulerCommand(flags));
 
+  registerCurriculumCommands(program);
   return program;
 }
 
