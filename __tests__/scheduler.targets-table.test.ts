@@ -9,7 +9,9 @@
 import { binding, type TargetTable } from '../lib/binding';
 import type { SequenceSet } from '../lib/io/sequences';
 import { fidelityReport } from '../lib/fidelity';
-import { scheduleBruteForceSync, scheduleSync, shiftTable, type ScheduleOptions } from '../lib/scheduler';
+import type { Curriculum } from '../lib/curriculum/curriculum';
+import { targetTable } from '../lib/curriculum/targets';
+import { schedule, scheduleBruteForceSync, scheduleSync, shiftTable, type ScheduleOptions } from '../lib/scheduler';
 import {
   Rng,
   naiveSchedule,
@@ -325,5 +327,30 @@ describe('offset without a resume order continues a curriculum', () => {
 
   test('an offset at or past the end of the table is an error naming offset', () => {
     expectValidation(() => scheduleSync(set, { targets: table, offset: 3 * total }), 'offset', /`offset` < \d+/);
+  });
+});
+
+describe('a curriculum as the scheduler input', () => {
+  const K = 5;
+  const set = randomInstance({ numSequences: 50, numGroups: K, numBins: 3, seed: 6161 });
+  const total = totalTokens(set);
+  const logits = new Float64Array(2 * K);
+  for (let k = 0; k < K; k++) {
+    logits[k] = k % 2 ? 1 : -1;
+    logits[K + k] = k % 2 ? -1 : 1;
+  }
+  const curriculum: Curriculum = { groups: K, s: Float64Array.of(Math.log(total / 10), Math.log(total)), logits };
+
+  test('scheduleSync and schedule build its table and follow it exactly', async () => {
+    const table = targetTable(curriculum, total);
+    const expected = naiveSchedule(set, {}, nativeTargets(set, table)).order;
+    expect(toNumbers(scheduleSync(set, { curriculum }).order)).toEqual(expected);
+    expect(toNumbers((await schedule(set, { curriculum })).order)).toEqual(expected);
+  });
+
+  test('a curriculum with the wrong number of groups, or with a mixture too, is rejected by name', () => {
+    const wrong: Curriculum = { groups: 4, s: Float64Array.of(1), logits: new Float64Array(4) };
+    expect(() => scheduleSync(set, { curriculum: wrong })).toThrow(/curriculum/);
+    expectValidation(() => scheduleSync(set, { curriculum, mixture: randomMixture(K, 1) }), 'targets', /one of `mixture`, `curriculum` or `targets`/);
   });
 });

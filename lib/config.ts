@@ -6,22 +6,29 @@ import { z } from 'zod';
 
 import { ValidationError, describeValue } from './errors';
 
+/** Realm-safe (arrays made by the addon or another vm context are Float64Arrays too). */
+export function isFloat64Array(v: unknown): v is Float64Array {
+  return ArrayBuffer.isView(v) && Object.prototype.toString.call(v) === '[object Float64Array]';
+}
+
 export const objectiveSchema = z.enum(['sos', 'norm']);
 
 export const scheduleOptionsSchema = z
   .object({
     /** Group mixture (K entries summing to 1); defaults to the corpus's own token shares. */
-    mixture: z.union([z.custom<Float64Array>((v) => v instanceof Float64Array, 'Expected Float64Array'), z.array(z.custom<number>(() => true))]).optional(), // entries are checked by validateMixture, which names the index
+    mixture: z.union([z.custom<Float64Array>(isFloat64Array, 'Expected Float64Array'), z.array(z.custom<number>(() => true))]).optional(), // entries are checked by validateMixture, which names the index
     /**
      * Time-varying targets (a curriculum's target table): E_k(tokens[g]) = cumulative[g * K + k],
      * linear in between. Replaces `mixture`. See docs/architecture.md#targets.
      */
     targets: z
       .object({
-        tokens: z.custom<Float64Array>((v) => v instanceof Float64Array, 'Expected Float64Array'),
-        cumulative: z.custom<Float64Array>((v) => v instanceof Float64Array, 'Expected Float64Array'),
+        tokens: z.custom<Float64Array>(isFloat64Array, 'Expected Float64Array'),
+        cumulative: z.custom<Float64Array>(isFloat64Array, 'Expected Float64Array'),
       })
       .optional(),
+    /** A curriculum (lib/curriculum): its target table is built for the run. Replaces `mixture`. */
+    curriculum: z.custom<import('./curriculum/curriculum').Curriculum>((v) => typeof v === 'object' && v !== null && 's' in v && 'logits' in v, 'Expected a Curriculum').optional(),
     /** Weight of the document-length-bin family (groups have weight 1). */
     lambda: z.number().finite().min(0).default(1),
     /** "sos": sum of squares (the method's objective); "norm": sqrt(groups) + lambda*sqrt(bins), like the public reference. */

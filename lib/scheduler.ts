@@ -13,6 +13,8 @@ import {
   type TargetTable,
 } from './binding';
 import { parseOptions, scheduleOptionsSchema, type ScheduleOptionsInput, type ScheduleOptionsParsed } from './config';
+import { assertGroups, validateCurriculum, type Curriculum } from './curriculum/curriculum';
+import { targetTable, targetTableAsync } from './curriculum/targets';
 import { AbortError, ValidationError } from './errors';
 import { corpusMixture, validateMixture } from './io/mixture';
 import { validateSequenceSet, type SequenceSet } from './io/sequences';
@@ -56,9 +58,7 @@ function prepare(input: SequenceSet, options: ScheduleOptions | undefined): {
 } {
   const parsed = parseOptions(scheduleOptionsSchema, options);
   const corpus = nativeCorpus(input);
-  if (parsed.targets && parsed.mixture) {
-    throw new ValidationError('targets', 'Give either `mixture` or `targets` (a curriculum target table), not both');
-  }
+  onlyOneTarget(parsed);
   let table = parsed.targets ? validateTargetTable(parsed.targets, input.numGroups) : undefined;
   // A curriculum resumed on a fresh pool: continue the targets from `offset`.
   if (table && parsed.offset && !parsed.resume) table = shiftTable(table, input.numGroups, parsed.offset);
@@ -121,6 +121,24 @@ function validateTargetTable(t: TargetTable, K: number): TargetTable {
   return t;
 }
 
+function onlyOneTarget(o: { mixture?: unknown; targets?: unknown; curriculum?: unknown }): void {
+  if ([o.targets, o.mixture, o.curriculum].filter((x) => x !== undefined).length > 1) {
+    throw new ValidationError('targets', 'Give one of `mixture`, `curriculum` or `targets` (a curriculum target table), not several');
+  }
+}
+
+function checkedCurriculum(c: Curriculum, input: SequenceSet): Curriculum {
+  validateCurriculum(c, 'curriculum');
+  assertGroups(c, input.numGroups, 'curriculum');
+  return c;
+}
+
+/** Tokens a curriculum's table must cover: the whole corpus, past `offset` when one is given. */
+function curriculumTokens(input: SequenceSet, options: { offset?: number }): number {
+  const offset = typeof options.offset === 'number' && options.offset > 0 ? options.offset : 0;
+  return totalTokens(input) + offset;
+}
+
 /** E'_k(S) = E_k(offset + S) - E_k(offset), on the grid points past `offset`. */
 export function shiftTable(t: TargetTable, K: number, offset: number): TargetTable {
   const G = t.tokens.length;
@@ -162,6 +180,12 @@ function sequenceLength(set: SequenceSet, s: number): number {
  * rejects with AbortError when `signal` aborts.
  */
 export async function schedule(input: SequenceSet, options?: ScheduleOptions): Promise<ScheduleResult> {
+  if (options?.curriculum) {
+    const { curriculum, ...rest } = options;
+    onlyOneTarget(options);
+    const targets = await targetTableAsync(checkedCurriculum(curriculum, input), curriculumTokens(input, options), { signal: options.signal });
+    return schedule(input, { ...rest, targets });
+  }
   const { corpus, native, parsed, mixture } = prepare(input, options);
   const signal = parsed.signal;
   if (signal?.aborted) throw new AbortError();
@@ -186,6 +210,12 @@ export async function schedule(input: SequenceSet, options?: ScheduleOptions): P
 type SyncOptions = Omit<ScheduleOptions, 'signal' | 'onProgress'>;
 
 function runSync(input: SequenceSet, options: SyncOptions | undefined, entry: 'scheduleSync' | 'scheduleBruteForceSync'): ScheduleResult {
+  if (options?.curriculum) {
+    const { curriculum, ...rest } = options;
+    onlyOneTarget(options);
+    const targets = targetTable(checkedCurriculum(curriculum, input), curriculumTokens(input, options));
+    return runSync(input, { ...rest, targets }, entry);
+  }
   const { corpus, native, mixture } = prepare(input, options);
   try {
     const r = binding()[entry](corpus, native);

@@ -35,6 +35,8 @@ export function buildProgram(): Command {
     .requiredOption('--sequences <path>', 'sequences directory (with manifest.json) or JSON Lines file')
     .requiredOption('--out <file.npy>', 'where to write the order (uint32, or uint64 for huge corpora)')
     .option('--mixture <file>', 'target group mixture (.npy or JSON); default: the corpus own token shares')
+    .option('--curriculum <file.json>', 'follow a curriculum (from `curricula curriculum init|update`) instead of a fixed mixture')
+    .option('--knots <file.json>', 'follow a public-reference knot schedule {"<tokens>": {"dataset0": p, ...}} (its own semantics)')
     .option('--report <file.json>', 'where to write the fidelity report (default: <out without .npy>.report.json)')
     .option('--lambda <x>', 'weight of the document-length-bin family, >= 0 (default: 1)')
     .addOption(new Option('--objective <name>', 'score: sum of squares or norms (default: sos)').choices(['sos', 'norm']))

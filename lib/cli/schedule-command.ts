@@ -2,7 +2,11 @@
  * `curricula schedule`: read a sequence set, schedule it, write the order and
  * its fidelity report. Nothing is written unless scheduling succeeds.
  */
-import { AbortError } from '../errors';
+import type { TargetTable } from '../binding';
+import { assertGroups } from '../curriculum/curriculum';
+import { knotScheduleTargetTable, readKnotSchedule } from '../curriculum/interop';
+import { readCurriculum } from '../curriculum/serialize';
+import { AbortError, ValidationError } from '../errors';
 import { fidelityReport } from '../fidelity';
 import { writeFileAtomic } from '../io/atomic';
 import { readMixture } from '../io/mixture';
@@ -17,6 +21,8 @@ export interface ScheduleFlags {
   sequences: string;
   out: string;
   mixture?: string;
+  curriculum?: string;
+  knots?: string;
   report?: string;
   lambda?: string;
   sigma?: string;
@@ -29,6 +35,12 @@ export interface ScheduleFlags {
   groups?: string;
   shuffleSeed?: string;
   quiet?: boolean;
+}
+
+function totalTokens(set: { tokens: Uint32Array }): number {
+  let t = 0;
+  for (let i = 0; i < set.tokens.length; i++) t += set.tokens[i];
+  return t;
 }
 
 export function defaultReportPath(out: string): string {
@@ -71,8 +83,23 @@ export async function scheduleCommand(flags: ScheduleFlags): Promise<void> {
   checkWritable('--out', flags.out);
   checkWritable('--report', reportPath);
 
+  const given = (['mixture', 'curriculum', 'knots'] as const).filter((k) => flags[k] !== undefined);
+  if (given.length > 1) {
+    throw new ValidationError(`--${given[1]}`, `give one of --mixture, --curriculum or --knots, not ${given.map((k) => `--${k}`).join(' and ')}`);
+  }
+  const curriculum = flags.curriculum === undefined ? undefined : readCurriculum(flags.curriculum);
+  const knots = flags.knots === undefined ? undefined : readKnotSchedule(flags.knots);
+
   const set = readSequences(flags.sequences, { numBins, numGroups });
   const mixture = flags.mixture === undefined ? undefined : readMixture(flags.mixture, set.numGroups, set.groupNames);
+  if (curriculum) assertGroups(curriculum, set.numGroups, '--curriculum');
+  let targets: TargetTable | undefined;
+  if (knots) {
+    if (knots.names.length !== set.numGroups) {
+      throw new ValidationError('--knots', `\`--knots\` has ${knots.names.length} datasets but the data has ${set.numGroups} groups`);
+    }
+    targets = knotScheduleTargetTable(knots, totalTokens(set) + (options.offset ?? 0));
+  }
   const resume = flags.resume === undefined ? undefined : readOrder(flags.resume);
   log(
     `read ${set.offsets.length - 1} sequences (${set.numGroups} groups, ${set.numBins} length bins) ` +
@@ -86,6 +113,8 @@ export async function scheduleCommand(flags: ScheduleFlags): Promise<void> {
     const result = await schedule(set, {
       ...options,
       mixture,
+      curriculum,
+      targets,
       resume,
       signal: controller.signal,
       onProgress: (p) => progress.update(p),
