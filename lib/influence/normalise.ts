@@ -68,7 +68,8 @@ export function trimmedMean(values: readonly number[], lo: number, hi: number): 
  */
 export function normaliseScores(scores: Float64Array, options?: NormaliseOptions, included?: Uint8Array): Float64Array {
   const o = parseNormaliseOptions(options);
-  if (!(scores instanceof Float64Array)) {
+  // toString, not instanceof: arrays made by the addon may come from another realm (jest)
+  if (Object.prototype.toString.call(scores) !== '[object Float64Array]') {
     throw new ValidationError('scores', 'Expected Float64Array for `scores`');
   }
   if (included !== undefined && included.length !== scores.length) {
