@@ -10,6 +10,7 @@ import * as path from 'path';
 import { Command, CommanderError, Option } from 'commander';
 
 import { AbortError, CurriculaError } from '../errors';
+import { registerAnalyze } from './analyze-command';
 import { benchSchedulerCommand, type BenchFlags } from './bench-command';
 import { generateCommand, type GenerateFlags } from './generate-command';
 import { scheduleCommand, type ScheduleFlags } from './schedule-command';
@@ -72,6 +73,7 @@ export function buildProgram(): Command {
     .option('--out <file.json>', 'also write the results as JSON')
     .action((flags: BenchFlags) => benchSchedulerCommand(flags));
 
+  registerAnalyze(program);
   return program;
 }
 
