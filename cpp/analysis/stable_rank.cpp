@@ -2,6 +2,7 @@
 // storage type.
 #include "analysis/stable_rank.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <stdexcept>
@@ -11,6 +12,8 @@
 
 namespace curricula::analysis {
 namespace {
+
+constexpr size_t kParts = 2;
 
 // y[c0..c1) = (Mᵀ x)[c0..c1): rows outer so M streams contiguously.
 template <typename T>
@@ -23,19 +26,46 @@ void mtvRange(const T* m, size_t rows, size_t cols, const double* x, double* y, 
   }
 }
 
+typedef double v2d __attribute__((vector_size(16)));
+
+// r·x with eight fixed accumulation chains (vectorised; the order is fixed, so deterministic).
+template <typename T>
+double rowDot(const T* r, const double* x, size_t n) {
+  v2d a0 = {0, 0}, a1 = {0, 0}, a2 = {0, 0}, a3 = {0, 0};
+  size_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const v2d r0 = {(double)r[j], (double)r[j + 1]}, r1 = {(double)r[j + 2], (double)r[j + 3]};
+    const v2d r2 = {(double)r[j + 4], (double)r[j + 5]}, r3 = {(double)r[j + 6], (double)r[j + 7]};
+    v2d x0, x1, x2, x3;
+    __builtin_memcpy(&x0, x + j, 16);
+    __builtin_memcpy(&x1, x + j + 2, 16);
+    __builtin_memcpy(&x2, x + j + 4, 16);
+    __builtin_memcpy(&x3, x + j + 6, 16);
+    a0 += r0 * x0;
+    a1 += r1 * x1;
+    a2 += r2 * x2;
+    a3 += r3 * x3;
+  }
+  const v2d s = (a0 + a1) + (a2 + a3);
+  double t = s[0] + s[1];
+  for (; j < n; j++) t += (double)r[j] * x[j];
+  return t;
+}
+
 // y[r0..r1) = (M x)[r0..r1)
 template <typename T>
 void mvRange(const T* m, size_t cols, const double* x, double* y, size_t r0, size_t r1) {
+  for (size_t i = r0; i < r1; i++) y[i] = rowDot(m + i * cols, x, cols);
+}
+
+// y = Σ_{i in [r0, r1)} (r_i·x) r_i: one pass over those rows of M (MᵀM x restricted to them).
+template <typename T>
+void gramRows(const T* m, size_t cols, const double* x, double* y, size_t r0, size_t r1) {
+  for (size_t j = 0; j < cols; j++) y[j] = 0.0;
   for (size_t i = r0; i < r1; i++) {
     const T* r = m + i * cols;
-    double s0 = 0, s1 = 0;  // two chains: a fixed order, so still deterministic
-    size_t j = 0;
-    for (; j + 1 < cols; j += 2) {
-      s0 += (double)r[j] * x[j];
-      s1 += (double)r[j + 1] * x[j + 1];
-    }
-    if (j < cols) s0 += (double)r[j] * x[j];
-    y[i] = s0 + s1;
+    const double u = rowDot(r, x, cols);
+    for (size_t j = 0; j < cols; j++) y[j] += u * (double)r[j];
   }
 }
 
@@ -48,11 +78,22 @@ StableRank one(const T* m, size_t rows, size_t cols, size_t index, const StableR
   out.frobenius2 = f;
   if (!(f > 0)) throw std::invalid_argument("`matrices[" + std::to_string(index) + "]` is all zeros; its stable rank is undefined");
   if (!std::isfinite(f)) throw std::invalid_argument("`matrices[" + std::to_string(index) + "]` has non-finite entries");
-  const bool wide = rows <= cols;  // Gram on the smaller side
-  const size_t n = wide ? rows : cols, other = wide ? cols : rows;
-  std::vector<double> tmp(other);
+  // MᵀM x = Σ_i (r_i·x) r_i reads M once per product, so it is preferred unless the
+  // Lanczos vectors (length cols) would be much longer than those of MMᵀ (length rows).
+  const bool fused = cols <= std::max<size_t>(4 * rows, 8192);
+  const size_t n = fused ? cols : rows;
+  std::vector<double> tmp(fused ? kParts * cols : cols);
   auto apply = [&](const double* x, double* y) {
-    if (wide) {  // y = M (Mᵀ x)
+    if (fused) {
+      // kParts fixed row halves summed in a fixed order: the same bits for any thread count
+      linalg::parallelParts(std::min(threads, (int)kParts), kParts, [&](int t, int parts) {
+        for (size_t p = (size_t)t; p < kParts; p += (size_t)parts) {
+          auto [a, b] = linalg::partRange(rows, (int)p, (int)kParts);
+          gramRows(m, cols, x, &tmp[p * cols], a, b);
+        }
+      });
+      for (size_t j = 0; j < cols; j++) y[j] = tmp[j] + tmp[cols + j];
+    } else {  // y = M (Mᵀ x), each product split by output entries
       linalg::parallelParts(threads, cols, [&](int t, int parts) {
         auto [a, b] = linalg::partRange(cols, t, parts);
         mtvRange(m, rows, cols, x, tmp.data(), a, b);
@@ -60,15 +101,6 @@ StableRank one(const T* m, size_t rows, size_t cols, size_t index, const StableR
       linalg::parallelParts(threads, rows, [&](int t, int parts) {
         auto [a, b] = linalg::partRange(rows, t, parts);
         mvRange(m, cols, tmp.data(), y, a, b);
-      });
-    } else {  // y = Mᵀ (M x)
-      linalg::parallelParts(threads, rows, [&](int t, int parts) {
-        auto [a, b] = linalg::partRange(rows, t, parts);
-        mvRange(m, cols, x, tmp.data(), a, b);
-      });
-      linalg::parallelParts(threads, cols, [&](int t, int parts) {
-        auto [a, b] = linalg::partRange(cols, t, parts);
-        mtvRange(m, rows, cols, tmp.data(), y, a, b);
       });
     }
   };
