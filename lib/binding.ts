@@ -82,6 +82,77 @@ export interface NativeTargetTable {
   quadratureBound: number;
 }
 
+// ---- linear algebra, influence scores and analysis (cpp/addon/linalg_binding.cpp) ----
+/** A long native job: `promise` settles with the result; `cancel()` makes it reject with ABORT_ERR. */
+export interface NativeJob<T> {
+  promise: Promise<T>;
+  cancel(): void;
+}
+export type NativeProgress = (done: number, total: number) => void;
+export interface NativeInfluenceState {
+  dim: number;
+  numClusters: number;
+  count: Float64Array;
+  sum: Float64Array;
+  targetCount: number;
+  targetSum: Float64Array;
+  covCount: number;
+  cov: Float64Array;
+}
+export interface NativeScoreOptions {
+  dampingMode: 'absolute' | 'condition';
+  damping: number;
+  maxCondition: number;
+  method: 'cholesky' | 'eigen';
+  excludeEmpty: boolean;
+  threads: number;
+  seed: number;
+  spectrumTol: number;
+}
+export interface NativeScores {
+  scores: Float64Array;
+  included: Uint8Array;
+  damping: number;
+  lambdaMin: number;
+  lambdaMax: number;
+  condition: number;
+  spectrumExact: boolean;
+}
+export interface NativeWhitened {
+  rows: Float64Array;
+  damping: number;
+  lambdaMin: number;
+  lambdaMax: number;
+}
+export interface NativeEigen {
+  values: Float64Array;
+  vectors?: Float64Array;
+}
+export interface NativeMatrix {
+  data: Float32Array | Float64Array;
+  rows: number;
+  cols: number;
+}
+export interface NativeStableRankOptions {
+  tol: number;
+  maxIterations: number;
+  seed: number;
+  threads: number;
+}
+export interface NativeStableRank {
+  srank: number;
+  frobenius2: number;
+  spectral2: number;
+  residual: number;
+  iterations: number;
+  converged: boolean;
+}
+export interface NativeChunkCosine {
+  cosine: Float64Array;
+  norms: Float64Array;
+  boundaries: Float64Array;
+}
+
 export interface BindingModule {
   schedule(
     corpus: NativeCorpus,
@@ -113,6 +184,19 @@ export interface BindingModule {
     onProgress?: (tokens: number, totalTokens: number) => void,
   ): { promise: Promise<NativeTargetTable>; cancel(): void };
 
+  // ---- linear algebra, influence scores and analysis (cpp/addon/linalg_binding.cpp) ----
+  choleskySolveSync(a: Float64Array, n: number, b: Float64Array, options: { threads: number }): Float64Array;
+  choleskySolve(a: Float64Array, n: number, b: Float64Array, options: { threads: number }, onProgress?: NativeProgress): NativeJob<Float64Array>;
+  symmetricEigenSync(a: Float64Array, n: number, options: { threads: number; vectors: boolean }): NativeEigen;
+  symmetricEigen(a: Float64Array, n: number, options: { threads: number; vectors: boolean }, onProgress?: NativeProgress): NativeJob<NativeEigen>;
+  influenceScoresSync(state: NativeInfluenceState, options: NativeScoreOptions): NativeScores;
+  influenceScores(state: NativeInfluenceState, options: NativeScoreOptions, onProgress?: NativeProgress): NativeJob<NativeScores>;
+  whitenSync(state: NativeInfluenceState, options: NativeScoreOptions, rows: Float64Array, numRows: number): NativeWhitened;
+  whiten(state: NativeInfluenceState, options: NativeScoreOptions, rows: Float64Array, numRows: number, onProgress?: NativeProgress): NativeJob<NativeWhitened>;
+  stableRankSync(matrices: NativeMatrix[], options: NativeStableRankOptions): NativeStableRank[];
+  stableRank(matrices: NativeMatrix[], options: NativeStableRankOptions, onProgress?: NativeProgress): NativeJob<NativeStableRank[]>;
+  chunkCosineSync(order: Uint32Array | BigUint64Array, features: Float32Array | Float64Array, n: number, d: number, chunks: number, options: { threads: number }): NativeChunkCosine;
+  chunkCosine(order: Uint32Array | BigUint64Array, features: Float32Array | Float64Array, n: number, d: number, chunks: number, options: { threads: number }, onProgress?: NativeProgress): NativeJob<NativeChunkCosine>;
   cuda: boolean;
 }
 

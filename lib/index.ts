@@ -51,3 +51,17 @@ export { knobSchedule, knobTable, knobTableToCsv } from './curriculum/knobs';
 export type { KnobSchedule, KnobScheduleSpec, KnobTable } from './curriculum/knobs';
 export { parseRunConfig, runConfigSchema } from './curriculum/config';
 export type { RunConfig, RunConfigInput } from './curriculum/config';
+// ---- influence scores, linear algebra and gradient analyses ----
+export type { InfluenceState } from './influence/state';
+export { influenceDelta, influenceDeltaAsync, whitenFeatures, whitenFeaturesAsync, validateInfluenceState, influenceScoreOptionsSchema } from './influence/scores';
+export type { InfluenceDelta, InfluenceScoreOptions, InfluenceDeltaAsyncOptions, WhitenedFeatures } from './influence/scores';
+export { normaliseScores, trimmedMean, normaliseOptionsSchema } from './influence/normalise';
+export type { NormaliseOptions } from './influence/normalise';
+export { choleskySolve, choleskySolveSync, symmetricEigen, symmetricEigenSync } from './analysis/linalg';
+export { stableRank, stableRankSync, summariseLayers } from './analysis/stable-rank';
+export type { GradientMatrix, StableRankOptions, StableRankReport, StableRankRow, LayerSummary } from './analysis/stable-rank';
+export { chunkCosine, chunkCosineSync } from './analysis/chunk-cosine';
+export type { ChunkCosineOptions, ChunkCosineResult, FeatureMatrix } from './analysis/chunk-cosine';
+export { cosineHeatmapSpec, renderCosineHeatmap } from './analysis/heatmap';
+export { readGradientMatrices, readFeatures, readSafetensorsTensors } from './analysis/matrix-file';
+export type { Progress } from './analysis/native-job';

@@ -126,6 +126,7 @@ void registerScheduler(Napi::Env env, Napi::Object exports) {
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   registerScheduler(env, exports);
   registerCurriculum(env, exports);
+  registerLinalg(env, exports);
 #ifdef CURRICULA_WITH_CUDA
   exports.Set("cuda", Napi::Boolean::New(env, true));
 #else

@@ -10,6 +10,7 @@ import * as path from 'path';
 import { Command, CommanderError, Option } from 'commander';
 
 import { AbortError, CurriculaError } from '../errors';
+import { registerAnalyze } from './analyze-command';
 import { benchSchedulerCommand, type BenchFlags } from './bench-command';
 import { generateCommand, type GenerateFlags } from './generate-command';
 import { registerCurriculumCommands } from './curriculum-command';
@@ -76,6 +77,7 @@ export function buildProgram(): Command {
     .action((flags: BenchFlags) => benchSchedulerCommand(flags));
 
   registerCurriculumCommands(program);
+  registerAnalyze(program);
   return program;
 }
 
