@@ -68,6 +68,11 @@ export interface BatchProgress {
   rows: number;
 }
 
+/** Typed-array check by tag, so arrays from another realm (the addon, a vm context) pass. */
+function isTyped<T extends ArrayBufferView>(v: unknown, name: string): v is T {
+  return Object.prototype.toString.call(v) === `[object ${name}]`;
+}
+
 function checkValidation(spec: ProjectionParsed): void {
   if (spec.kind === 'kronecker') {
     if (spec.inProj > spec.inDim) throw new ValidationError('projection.inProj', `Expected \`projection.inProj\` <= inDim = ${spec.inDim} but received ${spec.inProj}`);
@@ -98,8 +103,8 @@ function nativeBatch(p: ProjectionParsed, b: GradBatch, numClusters: number | un
   let n: number;
   const out: NativeGradBatch = { n: 0 };
   if (p.kind === 'kronecker') {
-    if (!(b.activations instanceof Float32Array)) throw new ValidationError('activations', `Expected Float32Array for \`activations\` but received ${describeValue(b.activations)}`);
-    if (!(b.outGrads instanceof Float32Array)) throw new ValidationError('outGrads', `Expected Float32Array for \`outGrads\` but received ${describeValue(b.outGrads)}`);
+    if (!(isTyped<Float32Array>(b.activations, 'Float32Array'))) throw new ValidationError('activations', `Expected Float32Array for \`activations\` but received ${describeValue(b.activations)}`);
+    if (!(isTyped<Float32Array>(b.outGrads, 'Float32Array'))) throw new ValidationError('outGrads', `Expected Float32Array for \`outGrads\` but received ${describeValue(b.outGrads)}`);
     const T = b.tokens;
     if (typeof T !== 'number' || !Number.isSafeInteger(T) || T < 1) throw new ValidationError('tokens', `Expected positive integer for \`tokens\` but received ${describeValue(T)}`);
     if (b.activations.length % (T * p.inDim) !== 0) {
@@ -111,11 +116,11 @@ function nativeBatch(p: ProjectionParsed, b: GradBatch, numClusters: number | un
     }
     Object.assign(out, { activations: b.activations, outGrads: b.outGrads, tokens: T });
   } else {
-    const dtype = b.dtype ?? (b.grads instanceof Float32Array ? 'f32' : undefined);
+    const dtype = b.dtype ?? (isTyped(b.grads, 'Float32Array') ? 'f32' : undefined);
     if (dtype !== 'f32' && dtype !== 'f16' && dtype !== 'bf16') throw new ValidationError('dtype', `Expected 'f32', 'f16' or 'bf16' for \`dtype\` but received ${describeValue(b.dtype)}`);
-    const want = dtype === 'f32' ? Float32Array : Uint16Array;
-    if (!(b.grads instanceof want)) {
-      throw new ValidationError('grads', `Expected ${want.name} for \`grads\` (dtype ${dtype}) but received ${describeValue(b.grads)}`);
+    const want = dtype === 'f32' ? 'Float32Array' : 'Uint16Array';
+    if (!isTyped<Float32Array | Uint16Array>(b.grads, want)) {
+      throw new ValidationError('grads', `Expected ${want} for \`grads\` (dtype ${dtype}) but received ${describeValue(b.grads)}`);
     }
     if (b.grads.length % p.inputDim !== 0) {
       throw new ValidationError('grads', `\`grads\` has ${b.grads.length} entries, not a multiple of the gradient dimension inputDim = ${p.inputDim}`);

@@ -31,7 +31,7 @@ export function writeGradientsDir(dir: string, dim: number, numClusters: number,
       const gd: SafetensorsDtype = s.dtype === 'f32' ? 'F32' : s.dtype === 'f16' ? 'F16' : 'BF16';
       const tensors: Parameters<typeof writeSafetensorsAtomic>[1] = {
         grads: { dtype: gd, shape: [n, dim], data: s.grads },
-        cluster: { dtype: s.cluster instanceof Int32Array ? 'I32' : 'I64', shape: [n], data: s.cluster },
+        cluster: { dtype: Object.prototype.toString.call(s.cluster) === '[object Int32Array]' ? 'I32' : 'I64', shape: [n], data: s.cluster },
       };
       if (s.target) tensors.target = { dtype: 'BOOL', shape: [n], data: s.target };
       writeSafetensorsAtomic(path.join(dir, `${stem}.safetensors`), tensors);

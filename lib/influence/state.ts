@@ -9,7 +9,7 @@
  */
 import * as fs from 'fs';
 
-import { FormatError, ValidationError } from '../errors';
+import { FormatError, ValidationError, describeValue } from '../errors';
 import { readSafetensorsHeaderFd, readTensor, writeSafetensorsAtomic } from '../io/safetensors';
 
 export type ProjectionKind = 'dense' | 'rademacher' | 'kronecker';
@@ -60,8 +60,10 @@ export function validateState(s: InfluenceState, where = 'state'): void {
   const want: [keyof InfluenceState, number][] = [['count', K], ['sum', K * dim], ['targetSum', dim], ['cov', dim * dim]];
   for (const [field, n] of want) {
     const a = s[field] as Float64Array;
-    if (!(a instanceof Float64Array) || a.length !== n) {
-      throw new ValidationError(field, `${where}: \`${field}\` must be a Float64Array of ${n} entries but has ${a instanceof Float64Array ? a.length : typeof a}`);
+    // tag check, not instanceof: arrays may come from another realm (the addon, a vm context)
+    const ok = Object.prototype.toString.call(a) === '[object Float64Array]';
+    if (!ok || a.length !== n) {
+      throw new ValidationError(field, `${where}: \`${field}\` must be a Float64Array of ${n} entries but has ${ok ? a.length : describeValue(a)}`);
     }
     for (let i = 0; i < a.length; i++) {
       if (!Number.isFinite(a[i])) throw new ValidationError(`${field}[${i}]`, `${where}: \`${field}[${i}]\` is ${a[i]} (not finite)`);
