@@ -171,7 +171,7 @@ export function readTensor(fd: number, header: SafetensorsHeader, name: string):
 
 export interface TensorToWrite {
   dtype: SafetensorsDtype;
-  shape: number[];
+  shape: readonly number[];
   data: ArrayBufferView;
 }
 
