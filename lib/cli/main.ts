@@ -12,6 +12,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { AbortError, CurriculaError } from '../errors';
 import { benchSchedulerCommand, type BenchFlags } from './bench-command';
 import { generateCommand, type GenerateFlags } from './generate-command';
+import { registerInfluenceCommands } from './influence-command';
 import { scheduleCommand, type ScheduleFlags } from './schedule-command';
 
 function packageVersion(): string {
@@ -71,6 +72,7 @@ export function buildProgram(): Command {
     .option('--max-seconds <s>', 'wall-clock limit per run (default: 600)')
     .option('--out <file.json>', 'also write the results as JSON')
     .action((flags: BenchFlags) => benchSchedulerCommand(flags));
+  registerInfluenceCommands(program, bench);
 
   return program;
 }
