@@ -8,7 +8,10 @@
  * The issue's shape is n = 4096, D = 2^18, d = 2048 (about 4.4 TFLOP; minutes
  * here); the default is the same aspect scaled down.
  */
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 
 import { binding } from '../lib/binding';
 import { projectGradientsSync } from '../lib/influence/accumulator';
@@ -35,19 +38,11 @@ function randomFloats(len: number, seed: number): Float32Array {
   return a;
 }
 
-function best(repeats: number, f: () => void): number {
-  let b = Infinity;
-  for (let r = 0; r < repeats; r++) {
-    const t = process.hrtime.bigint();
-    f();
-    b = Math.min(b, Number(process.hrtime.bigint() - t) / 1e9);
-  }
-  return b;
-}
-
+// The peer runs as a child that times one product per line it reads, so that
+// its runs interleave with ours (the machine is shared; interleaving spreads the noise evenly).
 const NUMPY = `
 import sys, time, numpy as np
-n, D, d, r = map(int, sys.argv[1:5])
+n, D, d = map(int, sys.argv[1:4])
 rng = np.random.default_rng(0)
 A = rng.standard_normal((n, D), dtype=np.float32)
 B = rng.standard_normal((D, d), dtype=np.float32)
@@ -59,20 +54,71 @@ except Exception:
         blas = ','.join(np.__config__.get_info('blas_opt_info').get('libraries', ['?']))
     except Exception:
         blas = '?'
-print('numpy', np.__version__, 'blas', blas)
-t = min((lambda s: (A @ B, time.perf_counter() - s)[1])(time.perf_counter()) for _ in range(r))
-print(t)
+print('numpy', np.__version__, 'blas', blas, flush=True)
+for line in sys.stdin:
+    s = time.perf_counter()
+    A @ B
+    print(time.perf_counter() - s, flush=True)
 `;
 
-function numpySeconds(o: ProjectionBenchOptions): { seconds?: number; note?: string; blas?: string } {
+interface Peer {
+  blas: string;
+  time(): number;
+  close(): void;
+}
+
+/** Starts the numpy peer; undefined (with a note) when numpy is missing. */
+function startPeer(o: ProjectionBenchOptions): { peer?: Peer; note?: string } {
   const python = o.python ?? '/usr/bin/python3';
-  const env = { ...process.env, OPENBLAS_NUM_THREADS: String(o.threads), OMP_NUM_THREADS: String(o.threads), MKL_NUM_THREADS: String(o.threads) };
   const probe = spawnSync(python, ['-c', 'import numpy'], { encoding: 'utf8' });
   if (probe.status !== 0) return { note: `numpy peer skipped: \`${python} -c "import numpy"\` failed` };
-  const r = spawnSync(python, ['-c', NUMPY, String(o.n), String(o.inputDim), String(o.dim), String(o.repeats)], { encoding: 'utf8', env });
-  if (r.status !== 0) return { note: `numpy peer failed: ${r.stderr.trim().split('\n').pop()}` };
-  const lines = r.stdout.trim().split('\n');
-  return { seconds: Number(lines[lines.length - 1]), blas: `${python}: ${lines[0]}` };
+  const env = { ...process.env, OPENBLAS_NUM_THREADS: String(o.threads), OMP_NUM_THREADS: String(o.threads), MKL_NUM_THREADS: String(o.threads) };
+  // a synchronous request/response over files keeps the bench simple: one line in, one line out
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'curricula-bench-'));
+  const inFifo = path.join(dir, 'in');
+  const outFifo = path.join(dir, 'out');
+  spawnSync('mkfifo', [inFifo, outFifo]);
+  const child = spawn(python, ['-c', NUMPY, String(o.n), String(o.inputDim), String(o.dim)], {
+    env,
+    stdio: [fs.openSync(inFifo, fs.constants.O_RDWR), fs.openSync(outFifo, fs.constants.O_RDWR), 'inherit'],
+  });
+  const wfd = fs.openSync(inFifo, fs.constants.O_RDWR);
+  const rfd = fs.openSync(outFifo, fs.constants.O_RDWR);
+  let pending = '';
+  const readLine = (): string => {
+    const buf = Buffer.alloc(4096);
+    while (!pending.includes('\n')) {
+      const k = fs.readSync(rfd, buf, 0, buf.length, null);
+      if (k === 0) throw new Error('numpy peer closed its output');
+      pending += buf.toString('utf8', 0, k);
+    }
+    const i = pending.indexOf('\n');
+    const line = pending.slice(0, i);
+    pending = pending.slice(i + 1);
+    return line;
+  };
+  const blas = `${python}: ${readLine()}`;
+  return {
+    peer: {
+      blas,
+      time() {
+        fs.writeSync(wfd, 'go\n');
+        return Number(readLine());
+      },
+      close() {
+        child.kill();
+        fs.closeSync(wfd);
+        fs.closeSync(rfd);
+        fs.rmSync(dir, { recursive: true, force: true });
+      },
+    },
+  };
+}
+
+function timed(f: () => void): number {
+  const t = process.hrtime.bigint();
+  f();
+  return Number(process.hrtime.bigint() - t) / 1e9;
 }
 
 export async function main(o: ProjectionBenchOptions): Promise<unknown> {
@@ -83,19 +129,29 @@ export async function main(o: ProjectionBenchOptions): Promise<unknown> {
   const A = randomFloats(n * D, 1);
   const B = randomFloats(D * d, 2);
   binding().sgemm(Math.min(n, 64), d, D, A.subarray(0, Math.min(n, 64) * D), B, threads); // warm up
-  const dense = best(o.repeats, () => binding().sgemm(n, d, D, A, B, threads));
-  const rademacher = best(o.repeats, () => projectGradientsSync({ kind: 'rademacher', inputDim: D, dim: d, seed: 1 }, { grads: A }, { threads }));
-  const peer = numpySeconds(o);
+  const { peer, note } = startPeer(o);
+  let dense = Infinity;
+  let rademacher = Infinity;
+  let numpy = Infinity;
+  try {
+    for (let r = 0; r < o.repeats; r++) {
+      dense = Math.min(dense, timed(() => binding().sgemm(n, d, D, A, B, threads)));
+      if (peer) numpy = Math.min(numpy, peer.time());
+      rademacher = Math.min(rademacher, timed(() => projectGradientsSync({ kind: 'rademacher', inputDim: D, dim: d, seed: 1 }, { grads: A }, { threads })));
+    }
+  } finally {
+    peer?.close();
+  }
   const gf = (s: number) => `${(flops / s / 1e9).toFixed(1)} GFLOP/s`;
   log(`  dense sgemm       ${dense.toFixed(3)} s  ${gf(dense)}`);
   log(`  rademacher        ${rademacher.toFixed(3)} s  ${gf(rademacher)}  (${(dense / rademacher).toFixed(2)}x dense throughput; target >= 0.5)`);
-  if (peer.seconds !== undefined) {
-    log(`  numpy sgemm       ${peer.seconds.toFixed(3)} s  ${gf(peer.seconds)}  (${peer.blas})`);
-    log(`  dense / numpy throughput: ${(peer.seconds / dense).toFixed(2)}x (target >= 0.7)`);
+  if (peer) {
+    log(`  numpy sgemm       ${numpy.toFixed(3)} s  ${gf(numpy)}  (${peer.blas})`);
+    log(`  dense / numpy throughput: ${(numpy / dense).toFixed(2)}x (target >= 0.7)`);
   } else {
-    log(`  ${peer.note}`);
+    log(`  ${note}`);
   }
-  const result = { n, D, d, threads, kernel: binding().gemmKernel, denseSeconds: dense, rademacherSeconds: rademacher, numpySeconds: peer.seconds ?? null, numpy: peer.blas ?? null, note: peer.note ?? null };
+  const result = { n, D, d, threads, kernel: binding().gemmKernel, denseSeconds: dense, rademacherSeconds: rademacher, numpySeconds: peer ? numpy : null, numpy: peer?.blas ?? null, note: note ?? null };
   if (o.out) writeFileAtomic(o.out, JSON.stringify(result, null, 2) + '\n');
   return result;
 }
