@@ -33,6 +33,7 @@ __attribute__((target("avx2,fma"))) void kernelAvx2(size_t kc, const float* Ap, 
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
   __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
   __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+#pragma GCC unroll 4
   for (size_t k = 0; k < kc; k++) {
     const __m256 b0 = _mm256_loadu_ps(Bp + k * kMicroCols);
     const __m256 b1 = _mm256_loadu_ps(Bp + k * kMicroCols + 8);

@@ -168,7 +168,11 @@ export function gradientNormsSync(projection: ProjectionOptions, batch: GradBatc
   }
 }
 
-/** Clipped, projected per-example features (n x d, double): exactly what the accumulator sums. */
+/**
+ * Clipped, projected per-example features (n x d, double): exactly what the
+ * accumulator sums. Builds the projection on every call (a dense one costs
+ * D x d Gaussian draws); for streams use InfluenceAccumulator.
+ */
 export function projectGradientsSync(projection: ProjectionOptions, batch: GradBatch, options: { clip?: number; threads?: number } = {}): Float64Array {
   const p = parseProjection(projection);
   const clip = options.clip ?? Infinity;
