@@ -26,7 +26,7 @@ function makeState(d: number, K: number, examples: number, seed: number, emptyCl
     for (let a = 0; a < d; a++) for (let b = 0; b < d; b++) cov[a * d + b] += g[a] * g[b];
     if (e % 3 === 0) for (let i = 0; i < d; i++) targetSum[i] += g[i] + 0.5 * bias[i];
   }
-  return { dim: d, numClusters: K, count, sum, targetCount: Math.ceil(examples / 3), targetSum, covCount: examples, cov, meta: {} };
+  return { dim: d, numClusters: K, count, sum, targetCount: Math.ceil(examples / 3), targetSum, covCount: examples, cov, meta: { projection: 'dense', seed: '0', clip: null, examples } };
 }
 
 /** Reference scores: R = cov/n + δI by definition, unblocked Cholesky solve. */

@@ -153,6 +153,54 @@ export interface NativeChunkCosine {
   boundaries: Float64Array;
 }
 
+// ---- influence accumulator (cpp/addon/influence_binding.cpp) ----
+/** Projection of the influence accumulator (see cpp/influence/projection.hpp). */
+export interface NativeProjectionSpec {
+  kind: 'dense' | 'rademacher' | 'kronecker';
+  seed: bigint;
+  inputDim?: number;
+  dim?: number;
+  inDim?: number;
+  outDim?: number;
+  inProj?: number;
+  outProj?: number;
+}
+
+/** One batch of examples: `grads` (n x D) or, for kronecker, activations (n x T x in) and outGrads (n x T x out). */
+export interface NativeGradBatch {
+  n: number;
+  grads?: Float32Array | Uint16Array;
+  dtype?: 'f32' | 'f16' | 'bf16';
+  activations?: Float32Array;
+  outGrads?: Float32Array;
+  tokens?: number;
+  cluster?: Int32Array;
+  target?: Uint8Array;
+}
+
+export interface NativeAccumulatorState {
+  dim: number;
+  numClusters: number;
+  count: Float64Array;
+  sum: Float64Array;
+  targetCount: number;
+  targetSum: Float64Array;
+  covCount: number;
+  cov: Float64Array;
+  examples: number;
+  kernel: string;
+}
+
+export interface NativeInfluenceAccumulator {
+  addSync(batch: NativeGradBatch, threads?: number): void;
+  add(
+    batch: NativeGradBatch,
+    threads?: number,
+    onProgress?: (rowsDone: number, rows: number) => void,
+  ): { promise: Promise<void>; cancel(): void };
+  state(): NativeAccumulatorState;
+}
+
 export interface BindingModule {
   schedule(
     corpus: NativeCorpus,
@@ -197,6 +245,19 @@ export interface BindingModule {
   stableRank(matrices: NativeMatrix[], options: NativeStableRankOptions, onProgress?: NativeProgress): NativeJob<NativeStableRank[]>;
   chunkCosineSync(order: Uint32Array | BigUint64Array, features: Float32Array | Float64Array, n: number, d: number, chunks: number, options: { threads: number }): NativeChunkCosine;
   chunkCosine(order: Uint32Array | BigUint64Array, features: Float32Array | Float64Array, n: number, d: number, chunks: number, options: { threads: number }, onProgress?: NativeProgress): NativeJob<NativeChunkCosine>;
+  // --- influence accumulator (cpp/addon/influence_binding.cpp) ---
+  InfluenceAccumulator: new (spec: NativeProjectionSpec, numClusters: number, clip: number) => NativeInfluenceAccumulator;
+  influenceNorms(spec: NativeProjectionSpec, batch: NativeGradBatch, firstRow: number, threads?: number): Float64Array;
+  influenceFeatures(spec: NativeProjectionSpec, batch: NativeGradBatch, clip: number, threads?: number): Float64Array;
+  influenceProjectionElement(
+    kind: 'dense' | 'rademacher' | 'kronecker-in' | 'kronecker-out',
+    seed: bigint,
+    row: number,
+    col: number,
+    d: number,
+  ): number;
+  sgemm(M: number, N: number, K: number, A: Float32Array, B: Float32Array, threads?: number): Float32Array;
+  gemmKernel: string;
   cuda: boolean;
 }
 

@@ -52,7 +52,6 @@ export type { KnobSchedule, KnobScheduleSpec, KnobTable } from './curriculum/kno
 export { parseRunConfig, runConfigSchema } from './curriculum/config';
 export type { RunConfig, RunConfigInput } from './curriculum/config';
 // ---- influence scores, linear algebra and gradient analyses ----
-export type { InfluenceState } from './influence/state';
 export { influenceDelta, influenceDeltaAsync, whitenFeatures, whitenFeaturesAsync, validateInfluenceState, influenceScoreOptionsSchema } from './influence/scores';
 export type { InfluenceDelta, InfluenceScoreOptions, InfluenceDeltaAsyncOptions, WhitenedFeatures } from './influence/scores';
 export { normaliseScores, trimmedMean, normaliseOptionsSchema } from './influence/normalise';
@@ -65,3 +64,22 @@ export type { ChunkCosineOptions, ChunkCosineResult, FeatureMatrix } from './ana
 export { cosineHeatmapSpec, renderCosineHeatmap } from './analysis/heatmap';
 export { readGradientMatrices, readFeatures, readSafetensorsTensors } from './analysis/matrix-file';
 export type { Progress } from './analysis/native-job';
+// Influence accumulator (issue 4, part A): readers, clipping, projections, sums, merge and serialisation.
+export {
+  InfluenceAccumulator,
+  accumulateInfluence,
+  gradientNormsSync,
+  projectGradientsSync,
+  percentile,
+  featureDim,
+} from './influence/accumulator';
+export type { AccumulatorOptions, AccumulateOptions, AccumulateProgress, BatchProgress, GradBatch, ProjectionOptions } from './influence/accumulator';
+export { mergeStates, mergeAll, readState, writeStateAtomic, validateState } from './influence/state';
+export type { InfluenceState, InfluenceMeta, ProjectionKind } from './influence/state';
+export { GradientSource } from './influence/readers';
+export type { GradientBlock, GradDtype, ShardInfo } from './influence/readers';
+export { writeGradientsDir } from './influence/shard-writer';
+export type { ShardToWrite } from './influence/shard-writer';
+export { readSafetensorsHeader, writeSafetensorsAtomic, encodeSafetensors } from './io/safetensors';
+export type { SafetensorsDtype, SafetensorsHeader, TensorInfo, TensorToWrite } from './io/safetensors';
+export { readNpyHeader } from './io/npy';

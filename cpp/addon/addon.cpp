@@ -127,6 +127,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   registerScheduler(env, exports);
   registerCurriculum(env, exports);
   registerLinalg(env, exports);
+  registerInfluence(env, exports);
 #ifdef CURRICULA_WITH_CUDA
   exports.Set("cuda", Napi::Boolean::New(env, true));
 #else

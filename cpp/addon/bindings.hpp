@@ -15,4 +15,5 @@ Napi::Value Shuffle(const Napi::CallbackInfo& info);
 void registerScheduler(Napi::Env env, Napi::Object exports);
 void registerCurriculum(Napi::Env env, Napi::Object exports);
 void registerLinalg(Napi::Env env, Napi::Object exports);
+void registerInfluence(Napi::Env env, Napi::Object exports);
 }  // namespace curricula::addon

@@ -14,6 +14,7 @@ import { registerAnalyze } from './analyze-command';
 import { benchSchedulerCommand, type BenchFlags } from './bench-command';
 import { generateCommand, type GenerateFlags } from './generate-command';
 import { registerCurriculumCommands } from './curriculum-command';
+import { registerInfluenceCommands } from './influence-command';
 import { scheduleCommand, type ScheduleFlags } from './schedule-command';
 
 function packageVersion(): string {
@@ -75,6 +76,7 @@ export function buildProgram(): Command {
     .option('--max-seconds <s>', 'wall-clock limit per run (default: 600)')
     .option('--out <file.json>', 'also write the results as JSON')
     .action((flags: BenchFlags) => benchSchedulerCommand(flags));
+  registerInfluenceCommands(program, bench);
 
   registerCurriculumCommands(program);
   registerAnalyze(program);

@@ -25,7 +25,7 @@ export type NpyTypedArray =
   | Float32Array
   | Float64Array;
 
-export type NpyDtype = '|u1' | '|i1' | '<u2' | '<i2' | '<u4' | '<i4' | '<u8' | '<i8' | '<f4' | '<f8';
+export type NpyDtype = '|u1' | '|i1' | '<u2' | '<i2' | '<u4' | '<i4' | '<u8' | '<i8' | '<f4' | '<f8' | '<f2' | '|b1';
 
 export interface NpyArray<T extends NpyTypedArray = NpyTypedArray> {
   dtype: NpyDtype;
@@ -46,6 +46,10 @@ const DTYPES: ReadonlyArray<[NpyDtype, TypedCtor]> = [
   ['<i8', BigInt64Array],
   ['<f4', Float32Array],
   ['<f8', Float64Array],
+  // Read-only extras (listed last so that writing a Uint16Array or Uint8Array still picks <u2 / |u1):
+  // float16 keeps its raw bits, bool its 0/1 bytes.
+  ['<f2', Uint16Array],
+  ['|b1', Uint8Array],
 ];
 
 const MAGIC = Buffer.from('\x93NUMPY', 'latin1');
@@ -58,7 +62,7 @@ function assertLittleEndianHost(): void {
 
 /** Map a header `descr` to our canonical dtype; '<u1', '|u1' and '>u1' are the same type. */
 function lookupDtype(descr: string, file: string): [NpyDtype, TypedCtor] {
-  const m = /^([<>|=])([uif])(\d+)$/.exec(descr);
+  const m = /^([<>|=])([uifb])(\d+)$/.exec(descr);
   if (m) {
     const [, order, kind, size] = m;
     if (order === '>' && size !== '1') {
@@ -269,6 +273,39 @@ function allocate(h: Header, file: string): NpyTypedArray {
     return new h.ctor(h.count);
   } catch (err) {
     throw new CurriculaError(`${file}: cannot allocate ${h.count} elements of ${h.dtype}`, 'ERR_CURRICULA', { cause: err });
+  }
+}
+
+/** Where a .npy file's data lies, for readers that stream rows instead of reading the whole file. */
+export interface NpyHeader {
+  dtype: NpyDtype;
+  shape: number[];
+  /** byte offset of the first element */
+  dataOffset: number;
+  bytesPerElement: number;
+  fileSize: number;
+}
+
+/** Parse and check only the header of a .npy file (the data extent is checked against the file size). */
+export function readNpyHeader(path: string): NpyHeader {
+  assertLittleEndianHost();
+  const fd = fs.openSync(path, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const readAt = (pos: number, length: number): Uint8Array => {
+      const buf = Buffer.alloc(length);
+      let got = 0;
+      while (got < length) {
+        const n = fs.readSync(fd, buf, got, length - got, pos + got);
+        if (n === 0) throw new FormatError(path, `${path}: file shrank while being read`);
+        got += n;
+      }
+      return buf;
+    };
+    const h = parseHeader(readAt(0, Math.min(12, size)), size, path, readAt);
+    return { dtype: h.dtype, shape: h.shape, dataOffset: h.dataOffset, bytesPerElement: h.ctor.BYTES_PER_ELEMENT, fileSize: size };
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

@@ -1,0 +1,356 @@
+// Influence accumulator and projection entry points. The accumulator is a
+// native object (InfluenceAccumulator) that owns the projection matrix and the
+// double sums; add() runs a batch on a libuv worker thread with progress and
+// cancellation, addSync() blocks. The TS facade validates first; the checks
+// here guard memory (typed-array lengths against n, D, T).
+#include <atomic>
+#include <cmath>
+#include <memory>
+
+#include "addon/bindings.hpp"
+#include "addon/marshal.hpp"
+#include "influence/accumulator.hpp"
+#include "linalg/gemm.hpp"
+
+namespace curricula::addon {
+namespace {
+
+using influence::Accumulator;
+using influence::GradBatch;
+using influence::GradDtype;
+using influence::ProjectionKind;
+using influence::ProjectionSpec;
+
+Napi::Error validation(Napi::Env env, const std::string& m) { return makeError(env, kValidation, m); }
+
+size_t sizeField(const Napi::Object& o, const char* field, bool required = true) {
+  Napi::Value v = o.Get(field);
+  if (v.IsUndefined() && !required) return 0;
+  if (!v.IsNumber()) throw validation(o.Env(), "Expected non-negative integer for `" + std::string(field) + "`");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0 && d <= 9007199254740991.0 && d == std::floor(d)))
+    throw validation(o.Env(), "Expected non-negative integer for `" + std::string(field) + "`");
+  return (size_t)d;
+}
+
+ProjectionSpec specFromJs(const Napi::Object& o) {
+  ProjectionSpec s;
+  const std::string kind = o.Get("kind").ToString().Utf8Value();
+  if (kind == "dense") s.kind = ProjectionKind::Dense;
+  else if (kind == "rademacher") s.kind = ProjectionKind::Rademacher;
+  else if (kind == "kronecker") s.kind = ProjectionKind::Kronecker;
+  else throw validation(o.Env(), "Expected 'dense', 'rademacher' or 'kronecker' for `kind`");
+  s.seed = u64FromJs(o.Get("seed"), "seed");
+  s.inputDim = sizeField(o, "inputDim", false);
+  s.dim = sizeField(o, "dim", false);
+  s.inDim = sizeField(o, "inDim", false);
+  s.outDim = sizeField(o, "outDim", false);
+  s.inProj = sizeField(o, "inProj", false);
+  s.outProj = sizeField(o, "outProj", false);
+  try {
+    influence::validateProjectionSpec(s);
+  } catch (const std::invalid_argument& e) {
+    throw validation(o.Env(), e.what());
+  }
+  return s;
+}
+
+// A batch whose typed arrays stay referenced while native code reads them.
+struct BatchHandle {
+  GradBatch batch;
+  std::vector<Napi::ObjectReference> refs;
+};
+
+template <typename T>
+const T* typed(const Napi::Object& o, const char* field, napi_typedarray_type type, const char* tname, size_t want,
+               std::vector<Napi::ObjectReference>& refs) {
+  Napi::Value v = o.Get(field);
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
+    throw validation(o.Env(), "Expected " + std::string(tname) + " for `" + field + "`");
+  Napi::TypedArray ta = v.As<Napi::TypedArray>();
+  if (ta.ElementLength() != want)
+    throw validation(o.Env(), "`" + std::string(field) + "` has " + std::to_string(ta.ElementLength()) +
+                                  " elements but the batch needs " + std::to_string(want));
+  refs.emplace_back(Napi::Persistent(ta.As<Napi::Object>()));
+  return reinterpret_cast<const T*>(static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
+}
+
+BatchHandle batchFromJs(const ProjectionSpec& spec, const Napi::Object& o, bool needClusters) {
+  BatchHandle h;
+  GradBatch& b = h.batch;
+  b.n = sizeField(o, "n");
+  if (spec.kind == ProjectionKind::Kronecker) {
+    b.tokens = sizeField(o, "tokens");
+    if (b.tokens == 0) throw validation(o.Env(), "Expected positive integer for `tokens`");
+    b.activations = typed<float>(o, "activations", napi_float32_array, "Float32Array", b.n * b.tokens * spec.inDim, h.refs);
+    b.outGrads = typed<float>(o, "outGrads", napi_float32_array, "Float32Array", b.n * b.tokens * spec.outDim, h.refs);
+  } else {
+    const std::string dtype = o.Get("dtype").IsUndefined() ? "f32" : o.Get("dtype").ToString().Utf8Value();
+    const size_t want = b.n * spec.inputDim;
+    if (dtype == "f32") {
+      b.dtype = GradDtype::F32;
+      b.grads = typed<float>(o, "grads", napi_float32_array, "Float32Array (dtype f32)", want, h.refs);
+    } else if (dtype == "f16" || dtype == "bf16") {
+      b.dtype = dtype == "f16" ? GradDtype::F16 : GradDtype::BF16;
+      b.grads = typed<uint16_t>(o, "grads", napi_uint16_array, "Uint16Array (dtype f16 or bf16)", want, h.refs);
+    } else {
+      throw validation(o.Env(), "Expected 'f32', 'f16' or 'bf16' for `dtype`");
+    }
+  }
+  if (needClusters) {
+    b.cluster = typed<int32_t>(o, "cluster", napi_int32_array, "Int32Array", b.n, h.refs);
+    if (!o.Get("target").IsUndefined()) b.target = typed<uint8_t>(o, "target", napi_uint8_array, "Uint8Array", b.n, h.refs);
+  }
+  return h;
+}
+
+Napi::Float64Array toF64(Napi::Env env, const double* p, size_t n) {
+  Napi::Float64Array a = Napi::Float64Array::New(env, n);
+  std::copy(p, p + n, a.Data());
+  return a;
+}
+
+unsigned threadsArg(const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() <= i || info[i].IsUndefined()) return 1;
+  const double t = info[i].As<Napi::Number>().DoubleValue();
+  if (!(t >= 1 && t <= 256 && t == std::floor(t))) throw validation(info.Env(), "Expected integer in [1, 256] for `threads`");
+  return (unsigned)t;
+}
+
+template <typename Fn>
+auto guarded(Napi::Env env, Fn fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::invalid_argument& e) {
+    throw makeError(env, kValidation, e.what());
+  } catch (const std::bad_alloc&) {
+    throw makeError(env, kInternal, "out of memory");
+  } catch (const std::exception& e) {
+    throw makeError(env, kInternal, e.what());
+  }
+}
+
+struct ProgressMsg { size_t done, rows; };
+
+class InfluenceAccumulator;
+
+class AddWorker : public Napi::AsyncProgressWorker<ProgressMsg> {
+ public:
+  AddWorker(Napi::Env env, InfluenceAccumulator* owner, Napi::Object ownerObj, BatchHandle batch, unsigned threads,
+            Napi::Function onProgress, std::shared_ptr<std::atomic<bool>> cancel);
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute(const ExecutionProgress& progress) override;
+  void OnProgress(const ProgressMsg* data, size_t count) override {
+    if (onProgress_.IsEmpty() || count == 0) return;
+    onProgress_.Call({Napi::Number::New(Env(), (double)data[count - 1].done),
+                      Napi::Number::New(Env(), (double)data[count - 1].rows)});
+  }
+  void OnOK() override;
+  void OnError(const Napi::Error& e) override;
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  InfluenceAccumulator* owner_;
+  Napi::ObjectReference ownerRef_;
+  BatchHandle batch_;
+  unsigned threads_;
+  Napi::FunctionReference onProgress_;
+  std::shared_ptr<std::atomic<bool>> cancel_;
+  std::string code_ = kInternal;
+};
+
+class InfluenceAccumulator : public Napi::ObjectWrap<InfluenceAccumulator> {
+ public:
+  static Napi::Function define(Napi::Env env) {
+    return DefineClass(env, "InfluenceAccumulator",
+                       {InstanceMethod("addSync", &InfluenceAccumulator::AddSync),
+                        InstanceMethod("add", &InfluenceAccumulator::Add),
+                        InstanceMethod("state", &InfluenceAccumulator::State)});
+  }
+
+  // new InfluenceAccumulator(spec, numClusters, clip)
+  explicit InfluenceAccumulator(const Napi::CallbackInfo& info) : Napi::ObjectWrap<InfluenceAccumulator>(info) {
+    Napi::Env env = info.Env();
+    const ProjectionSpec spec = specFromJs(info[0].As<Napi::Object>());
+    const double k = info[1].As<Napi::Number>().DoubleValue();
+    if (!(k >= 1 && k <= 2147483647.0 && k == std::floor(k)))
+      throw validation(env, "Expected positive integer for `numClusters`");
+    const double clip = info[2].As<Napi::Number>().DoubleValue();
+    guarded(env, [&] {
+      acc_ = std::make_unique<Accumulator>(spec, (size_t)k, clip);
+      return 0;
+    });
+  }
+
+  Accumulator& acc() { return *acc_; }
+  std::atomic<bool> busy{false};
+
+ private:
+  void requireIdle(Napi::Env env) {
+    if (busy.load()) throw makeError(env, kValidation, "the accumulator is busy with an add() that has not finished");
+  }
+
+  Napi::Value AddSync(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    requireIdle(env);
+    return guarded(env, [&]() -> Napi::Value {
+      BatchHandle b = batchFromJs(acc_->projector().spec(), info[0].As<Napi::Object>(), true);
+      acc_->add(b.batch, threadsArg(info, 1));
+      return env.Undefined();
+    });
+  }
+
+  // add(batch, threads, onProgress?) -> { promise, cancel }
+  Napi::Value Add(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    requireIdle(env);
+    BatchHandle b = guarded(env, [&] { return batchFromJs(acc_->projector().spec(), info[0].As<Napi::Object>(), true); });
+    const unsigned threads = threadsArg(info, 1);
+    Napi::Function onProgress = info.Length() > 2 && info[2].IsFunction() ? info[2].As<Napi::Function>() : Napi::Function();
+    auto cancel = std::make_shared<std::atomic<bool>>(false);
+    busy.store(true);
+    auto* w = new AddWorker(env, this, info.This().As<Napi::Object>(), std::move(b), threads, onProgress, cancel);
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("promise", w->promise());
+    out.Set("cancel", Napi::Function::New(env, [cancel](const Napi::CallbackInfo&) { cancel->store(true); }));
+    w->Queue();
+    return out;
+  }
+
+  Napi::Value State(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    requireIdle(env);
+    const influence::AccumulatorState& s = acc_->state();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("dim", Napi::Number::New(env, (double)s.dim));
+    o.Set("numClusters", Napi::Number::New(env, (double)s.numClusters));
+    o.Set("count", toF64(env, s.count.data(), s.count.size()));
+    o.Set("sum", toF64(env, s.sum.data(), s.sum.size()));
+    o.Set("targetCount", Napi::Number::New(env, s.targetCount));
+    o.Set("targetSum", toF64(env, s.targetSum.data(), s.targetSum.size()));
+    o.Set("covCount", Napi::Number::New(env, s.covCount));
+    o.Set("cov", toF64(env, s.cov.data(), s.cov.size()));
+    o.Set("examples", Napi::Number::New(env, (double)acc_->examples()));
+    o.Set("kernel", Napi::String::New(env, linalg::gemmKernelName()));
+    return o;
+  }
+
+  std::unique_ptr<Accumulator> acc_;
+};
+
+AddWorker::AddWorker(Napi::Env env, InfluenceAccumulator* owner, Napi::Object ownerObj, BatchHandle batch,
+                     unsigned threads, Napi::Function onProgress, std::shared_ptr<std::atomic<bool>> cancel)
+    : Napi::AsyncProgressWorker<ProgressMsg>(env, "curricula.influence.add"),
+      deferred_(Napi::Promise::Deferred::New(env)),
+      owner_(owner),
+      ownerRef_(Napi::Persistent(ownerObj)),
+      batch_(std::move(batch)),
+      threads_(threads),
+      cancel_(std::move(cancel)) {
+  if (!onProgress.IsEmpty()) onProgress_ = Napi::Persistent(onProgress);
+}
+
+void AddWorker::Execute(const ExecutionProgress& progress) {
+  try {
+    owner_->acc().add(batch_.batch, threads_, [&](size_t done, size_t rows) {
+      ProgressMsg m{done, rows};
+      progress.Send(&m, 1);
+      return !cancel_->load();
+    });
+  } catch (const influence::Cancelled& e) {
+    code_ = kAborted;
+    SetError(e.what());
+  } catch (const std::invalid_argument& e) {
+    code_ = kValidation;
+    SetError(e.what());
+  } catch (const std::exception& e) {
+    code_ = kInternal;
+    SetError(e.what());
+  }
+}
+
+void AddWorker::OnOK() {
+  owner_->busy.store(false);
+  deferred_.Resolve(Env().Undefined());
+}
+
+void AddWorker::OnError(const Napi::Error& e) {
+  owner_->busy.store(false);
+  deferred_.Reject(makeError(Env(), code_, e.Message()).Value());
+}
+
+// influenceNorms(spec, batch, firstRow, threads) -> Float64Array of raw L2 norms
+Napi::Value InfluenceNorms(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const ProjectionSpec spec = specFromJs(info[0].As<Napi::Object>());
+    BatchHandle b = batchFromJs(spec, info[1].As<Napi::Object>(), false);
+    const std::vector<double> n = influence::batchNorms(spec, b.batch, u64FromJs(info[2], "firstRow"), threadsArg(info, 3));
+    return toF64(env, n.data(), n.size());
+  });
+}
+
+// influenceFeatures(spec, batch, clip, threads) -> Float64Array n x featureDim
+Napi::Value InfluenceFeatures(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const ProjectionSpec spec = specFromJs(info[0].As<Napi::Object>());
+    BatchHandle b = batchFromJs(spec, info[1].As<Napi::Object>(), false);
+    const double clip = info[2].As<Napi::Number>().DoubleValue();
+    if (!(clip > 0)) throw std::invalid_argument("Expected `clip` > 0");
+    influence::Projector p(spec);
+    const std::vector<double> f = influence::batchFeatures(p, b.batch, clip, 0, threadsArg(info, 3));
+    return toF64(env, f.data(), f.size());
+  });
+}
+
+// influenceProjectionElement(kind, seed, row, col, d) -> number (the float value)
+Napi::Value InfluenceProjectionElement(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string kind = info[0].ToString().Utf8Value();
+  const uint64_t seed = u64FromJs(info[1], "seed");
+  const uint64_t r = u64FromJs(info[2], "row"), c = u64FromJs(info[3], "col"), d = u64FromJs(info[4], "d");
+  if (d == 0) throw validation(env, "Expected positive integer for `d`");
+  float v;
+  if (kind == "dense") v = influence::denseElement(seed, r, c, d);
+  else if (kind == "rademacher") v = influence::rademacherElement(seed, r, c, d);
+  else if (kind == "kronecker-in") v = influence::kroneckerInElement(seed, r, c, d);
+  else if (kind == "kronecker-out") v = influence::kroneckerOutElement(seed, r, c, d);
+  else throw validation(env, "Expected 'dense', 'rademacher', 'kronecker-in' or 'kronecker-out' for `kind`");
+  return Napi::Number::New(env, v);
+}
+
+// sgemm(M, N, K, A, B, threads) -> Float32Array M x N (row-major)
+Napi::Value Sgemm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const size_t M = (size_t)u64FromJs(info[0], "M"), N = (size_t)u64FromJs(info[1], "N"), K = (size_t)u64FromJs(info[2], "K");
+    if (!info[3].IsTypedArray() || info[3].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array ||
+        info[3].As<Napi::Float32Array>().ElementLength() != M * K)
+      throw std::invalid_argument("Expected Float32Array of M*K elements for `A`");
+    if (!info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array ||
+        info[4].As<Napi::Float32Array>().ElementLength() != K * N)
+      throw std::invalid_argument("Expected Float32Array of K*N elements for `B`");
+    Napi::Float32Array C = Napi::Float32Array::New(env, M * N);
+    linalg::sgemm(M, N, K, info[3].As<Napi::Float32Array>().Data(), K, info[4].As<Napi::Float32Array>().Data(), N,
+                  C.Data(), N, threadsArg(info, 5));
+    return C;
+  });
+}
+
+}  // namespace
+
+void registerInfluence(Napi::Env env, Napi::Object exports) {
+  exports.Set("InfluenceAccumulator", InfluenceAccumulator::define(env));
+  exports.Set("influenceNorms", Napi::Function::New(env, InfluenceNorms));
+  exports.Set("influenceFeatures", Napi::Function::New(env, InfluenceFeatures));
+  exports.Set("influenceProjectionElement", Napi::Function::New(env, InfluenceProjectionElement));
+  exports.Set("sgemm", Napi::Function::New(env, Sgemm));
+  exports.Set("gemmKernel", Napi::String::New(env, linalg::gemmKernelName()));
+}
+
+}  // namespace curricula::addon
