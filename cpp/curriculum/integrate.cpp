@@ -427,10 +427,17 @@ TargetTable buildTargetTable(const CurriculumView& c, double T, double maxErr, s
       // One pass: increments, the row, p at x1, and the next cell's statistics. Qa is taken
       // against the old b̄ and widened by |b̄_new − b̄_old| (triangle inequality), so it stays a bound.
       double nbbar = 0, nQa = 0, nQb = 0;
+      double o[7] = {0, 0, 0, 0, 0, 0, 0};
+      if (M == 7) std::copy(omega.begin(), omega.end(), o);
       for (size_t k = 0; k < K; k++) {
         const double cc = cpow[k];
-        double acc = omega[M - 1];
-        for (size_t t = M - 1; t-- > 0;) acc = acc * cc + omega[t];
+        double acc;
+        if (M == 7) {
+          acc = ((((((o[6] * cc + o[5]) * cc + o[4]) * cc + o[3]) * cc + o[2]) * cc + o[1]) * cc + o[0]);
+        } else {
+          acc = omega[M - 1];
+          for (size_t t = M - 1; t-- > 0;) acc = acc * cc + omega[t];
+        }
         neumaierAdd(E[k], comp[k], p[k] * acc);
         row[k] = E[k] + comp[k];
         const double pk = lastPow[k] * zInv;
