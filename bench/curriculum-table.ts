@@ -23,6 +23,7 @@ export interface CurriculumBenchOptions {
   totalTokens: number;
   sigma: number;
   baselinePoints: number;
+  threads?: number;
 }
 
 export function benchCurriculum(K: number, T: number, sigma: number, seed = 1): Curriculum {
@@ -73,14 +74,14 @@ export async function main(o: CurriculumBenchOptions): Promise<Record<string, un
   const c = benchCurriculum(o.groups, o.totalTokens, o.sigma);
   const t0 = process.hrtime.bigint();
   const cpu0 = process.cpuUsage();
-  const table = targetTable(c, o.totalTokens, { maxEntries: 2 ** 31 });
+  const table = targetTable(c, o.totalTokens, { maxEntries: 2 ** 31, threads: o.threads ?? 1 });
   const tableSeconds = seconds(t0);
   const cpu = process.cpuUsage(cpu0);
   const tableCpuSeconds = (cpu.user + cpu.system) / 1e6; // the machine may be shared: CPU time is the work done
   const G = table.tokens.length;
   const K = o.groups;
   const lines = [
-    `target table: K = ${K}, totalTokens = ${o.totalTokens}, sigma = ${o.sigma}: G = ${G} grid points (${((G * K * 8) / 2 ** 20).toFixed(0)} MiB) ` +
+    `target table: K = ${K}, totalTokens = ${o.totalTokens}, sigma = ${o.sigma}, threads = ${o.threads ?? 1}: G = ${G} grid points (${((G * K * 8) / 2 ** 20).toFixed(0)} MiB) ` +
       `in ${tableSeconds.toFixed(3)} s wall, ${tableCpuSeconds.toFixed(3)} s CPU; bound ${table.interpolationBound.toFixed(3)} + ${table.quadratureBound.toExponential(2)} tokens`,
   ];
   // Baselines on a prefix of the grid that starts inside the curriculum (from the first knot).
