@@ -136,6 +136,18 @@ describe('targetTable', () => {
     checkTable(c, 40, 0.5, r);
   });
 
+  test('the table is bit-identical for 1, 2 and 3 threads (groups split into fixed chunks)', () => {
+    const c = randomCurriculum(rng(12), 1500, 5, 1e3, 1e8, 2);
+    const one = targetTable(c, 1e8, { threads: 1 });
+    for (const threads of [2, 3]) {
+      const t = targetTable(c, 1e8, { threads });
+      expect(Buffer.from(t.tokens.buffer).equals(Buffer.from(one.tokens.buffer))).toBe(true);
+      expect(Buffer.from(t.cumulative.buffer).equals(Buffer.from(one.cumulative.buffer))).toBe(true);
+    }
+    expect(one.tokens.length).toBeGreaterThan(100);
+    expectValidation(() => targetTable(c, 1e8, { threads: 0 }), 'threads', /threads/);
+  });
+
   test('a static curriculum needs only the endpoints', () => {
     const t = targetTable(createCurriculum({ mixture: [0.5, 0.5], knotTokens: [10, 1e6] }), 1e9);
     expect(Array.from(t.tokens)).toEqual([0, 10, 1e6, 1e9]);

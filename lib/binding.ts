@@ -223,12 +223,13 @@ export interface BindingModule {
   // Curriculum (cpp/addon/curriculum_binding.cpp): curriculum = { s, logits, groups }
   curriculumMixture(curriculum: NativeCurriculum, s: number): Float64Array;
   curriculumCumulative(curriculum: NativeCurriculum, points: Float64Array): Float64Array;
-  curriculumTargetTableSync(curriculum: NativeCurriculum, totalTokens: number, maxErrorTokens: number, maxEntries: number): NativeTargetTable;
+  curriculumTargetTableSync(curriculum: NativeCurriculum, totalTokens: number, maxErrorTokens: number, maxEntries: number, threads: number): NativeTargetTable;
   curriculumTargetTable(
     curriculum: NativeCurriculum,
     totalTokens: number,
     maxErrorTokens: number,
     maxEntries: number,
+    threads: number,
     onProgress?: (tokens: number, totalTokens: number) => void,
   ): { promise: Promise<NativeTargetTable>; cancel(): void };
 

@@ -81,6 +81,7 @@ struct TableArgs {
   OwnedCurriculum cur;
   double total, maxErr;
   size_t maxEntries;
+  size_t threads;
 };
 
 TableArgs tableArgsFromJs(const Napi::CallbackInfo& info) {
@@ -91,6 +92,10 @@ TableArgs tableArgsFromJs(const Napi::CallbackInfo& info) {
   const double me = numberFromJs(info[3], "maxEntries");
   if (!(me >= 1)) throw makeError(info.Env(), kValidation, "Expected positive integer for `maxEntries`");
   a.maxEntries = me >= 1.8e19 ? SIZE_MAX : (size_t)me;
+  const double th = numberFromJs(info[4], "threads");
+  if (!(th >= 1 && th <= 64) || std::floor(th) != th)
+    throw makeError(info.Env(), kValidation, "Expected integer in [1, 64] for `threads`");
+  a.threads = (size_t)th;
   return a;
 }
 
@@ -121,7 +126,8 @@ class TableWorker : public Napi::AsyncProgressWorker<Progress> {
     } sink(progress, *cancel_);
     try {
       if (cancel_->load()) throw curriculum::Cancelled();
-      result_ = curriculum::buildTargetTable(args_.cur.view(), args_.total, args_.maxErr, args_.maxEntries, &sink);
+      result_ = curriculum::buildTargetTable(args_.cur.view(), args_.total, args_.maxErr, args_.maxEntries, &sink,
+                                            args_.threads);
     } catch (const curriculum::Cancelled& e) {
       code_ = kAborted;
       SetError(e.what());
@@ -173,20 +179,20 @@ Napi::Value CurriculumCumulative(const Napi::CallbackInfo& info) {
   });
 }
 
-// curriculumTargetTableSync(curriculum, totalTokens, maxErrorTokens, maxEntries)
+// curriculumTargetTableSync(curriculum, totalTokens, maxErrorTokens, maxEntries, threads)
 Napi::Value CurriculumTargetTableSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
     TableArgs a = tableArgsFromJs(info);
-    return tableToJs(env, curriculum::buildTargetTable(a.cur.view(), a.total, a.maxErr, a.maxEntries, nullptr));
+    return tableToJs(env, curriculum::buildTargetTable(a.cur.view(), a.total, a.maxErr, a.maxEntries, nullptr, a.threads));
   });
 }
 
-// curriculumTargetTable(curriculum, totalTokens, maxErrorTokens, maxEntries, onProgress?) -> { promise, cancel }
+// curriculumTargetTable(curriculum, totalTokens, maxErrorTokens, maxEntries, threads, onProgress?) -> { promise, cancel }
 Napi::Value CurriculumTargetTable(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   TableArgs a = guarded(env, [&] { return tableArgsFromJs(info); });
-  Napi::Function onProgress = info.Length() > 4 && info[4].IsFunction() ? info[4].As<Napi::Function>() : Napi::Function();
+  Napi::Function onProgress = info.Length() > 5 && info[5].IsFunction() ? info[5].As<Napi::Function>() : Napi::Function();
   auto cancel = std::make_shared<std::atomic<bool>>(false);
   auto* worker = new TableWorker(env, std::move(a), onProgress, cancel);
   Napi::Object out = Napi::Object::New(env);

@@ -2,6 +2,10 @@
 #include "curriculum/integrate.hpp"
 
 #include <algorithm>
+#include <array>
+#include <atomic>
+#include <exception>
+#include <thread>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -210,6 +214,27 @@ class Engine {
   std::vector<double> first_, last_, work_, pbuf_;
 };
 
+// Reusable barrier for a few threads; spins briefly, then yields (the machine may be busy).
+class SpinBarrier {
+ public:
+  explicit SpinBarrier(size_t n) : n_(n) {}
+  void wait() {
+    if (n_ == 1) return;
+    const size_t gen = gen_.load(std::memory_order_acquire);
+    if (count_.fetch_add(1, std::memory_order_acq_rel) + 1 == n_) {
+      count_.store(0, std::memory_order_relaxed);
+      gen_.fetch_add(1, std::memory_order_acq_rel);
+      return;
+    }
+    for (int spins = 0; gen_.load(std::memory_order_acquire) == gen;)
+      if (++spins > 256) std::this_thread::yield();
+  }
+
+ private:
+  size_t n_;
+  std::atomic<size_t> count_{0}, gen_{0};
+};
+
 std::string num(double x) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.17g", x);
@@ -259,7 +284,8 @@ void cumulativeAt(const CurriculumView& c, const double* points, size_t numPoint
   }
 }
 
-TargetTable buildTargetTable(const CurriculumView& c, double T, double maxErr, size_t maxEntries, TableProgress* progress) {
+TargetTable buildTargetTable(const CurriculumView& c, double T, double maxErr, size_t maxEntries, TableProgress* progress,
+                             size_t threads) {
   validateCurriculum(c);
   if (!(T >= 1) || T > 9007199254740992.0 || std::floor(T) != T)
     throw std::invalid_argument("totalTokens = " + num(T) + " must be a positive integer below 2^53");
@@ -333,7 +359,165 @@ TargetTable buildTargetTable(const CurriculumView& c, double T, double maxErr, s
     if (progress && (++cells & 63) == 0 && !progress->report(x, T)) throw Cancelled();
   };
 
-  std::vector<double> p(K), cpow(K), lastPow(K), bs(K), Z, W, omega;
+  std::vector<double> p(K), cpow(K), lastPow(K), bs(K);
+  // Groups are processed in fixed chunks; per-chunk partial sums are combined in chunk
+  // order, so the table is the same for any number of threads.
+  constexpr size_t kChunk = 512;
+  const size_t nChunks = (K + kChunk - 1) / kChunk;
+  const size_t nThreads = std::max<size_t>(1, std::min<size_t>(threads, nChunks));
+  std::vector<std::vector<double>> zPart(nChunks);
+  std::vector<std::array<double, 3>> statPart(nChunks);
+
+  auto march = [&](const Interval& iv, double xStart, double y) {
+    const double R = iv.range(), r = 1 + R;
+    // slopes shifted by bmax (<= 0): powers of c stay <= 1; the shift cancels in p_k c^t / Z_t
+    for (size_t k = 0; k < K; k++) bs[k] = iv.slope[k] - iv.bmax;
+    const double growthCap = std::expm1(1 / R);
+    // Start-of-cell statistics of p: b̄ = Σ p_k b_k, Qa = max p_k |b_k − b̄|, Qb = max p_k (set by thread 0).
+    double sBbar = 0, sQa = 0, sQb = 0;
+    auto exactStart = [&](double at) {
+      eng.softmaxIn(iv, std::log(at), p.data());
+      sBbar = 0, sQa = 0, sQb = 0;
+      for (size_t k = 0; k < K; k++) sBbar += p[k] * bs[k];
+      for (size_t k = 0; k < K; k++) {
+        sQa = std::max(sQa, p[k] * std::fabs(bs[k] - sBbar));
+        sQb = std::max(sQb, p[k]);
+      }
+    };
+    exactStart(xStart);
+    SpinBarrier barrier(nThreads);
+    bool stop = false;
+    std::exception_ptr error;
+    double* sharedRow = nullptr;
+
+    auto worker = [&](size_t tid) {
+      double x = xStart, bbar = sBbar, Qa = sQa, Qb = sQb;
+      size_t sinceRefresh = 0;
+      std::vector<double> W, omega, Z;
+      while (x < y) {
+        // Curvature bound (docs/curriculum.md): on [x, x e^d], |E_k''(n)| <= e^{R d} (Qa + Qb d R^2/4) / x.
+        const double qa = Qa * (1 + 1e-9) + 1e-300;  // p carries a tiny propagation error
+        const double qb = Qb * (1 + 1e-9);
+        double h = std::min(std::sqrt(8 * eps * x / qa), x * growthCap);
+        const double d0 = std::log1p(h / x);
+        const double Qd = (qa + qb * d0 * R * R / 4) * std::exp(R * d0);
+        h = std::min(h, std::sqrt(8 * eps * x / Qd));
+        const double step = h >= y - x ? y - x : std::max(1.0, std::floor(h));
+        const double x1 = x + step;
+        const double delta = std::log1p(step / x);
+
+        // Composite closed 7-point Newton-Cotes in s over [log x, log x1]: nodes t = j*hs.
+        const size_t P = (size_t)std::max(1.0, std::ceil(delta * r / uMax));
+        const size_t M = 6 * P + 1;
+        const double hs = delta / (double)(6 * P);
+        static const double nc[7] = {41, 216, 27, 272, 27, 216, 41};
+        W.assign(M, 0.0);
+        for (size_t q = 0; q < P; q++)
+          for (int t = 0; t < 7; t++) W[6 * q + t] += nc[t] * hs / 140;
+        // exp(bs*hs) by its Taylor polynomial when |bs*hs| <= 1e-3 (relative error < 2e-21)
+        const bool taylor = R * hs <= 1e-3;
+        auto expSmall = [&](double v) {
+          return taylor ? 1 + v * (1 + v / 2 * (1 + v / 3 * (1 + v / 4 * (1 + v / 5)))) : std::exp(v);
+        };
+        for (size_t ch = tid; ch < nChunks; ch += nThreads) {
+          const size_t k0 = ch * kChunk, k1 = std::min(K, k0 + kChunk);
+          std::vector<double>& zp = zPart[ch];
+          zp.assign(M, 0.0);
+          if (M == 7) {
+            double z0 = 0, z1 = 0, z2 = 0, z3 = 0, z4 = 0, z5 = 0, z6 = 0;
+            for (size_t k = k0; k < k1; k++) {
+              const double cc = expSmall(bs[k] * hs);
+              const double p0 = p[k], p1 = p0 * cc, p2 = p1 * cc, p3 = p2 * cc, p4 = p3 * cc, p5 = p4 * cc, p6 = p5 * cc;
+              z0 += p0, z1 += p1, z2 += p2, z3 += p3, z4 += p4, z5 += p5, z6 += p6;
+              cpow[k] = cc;
+              lastPow[k] = p6;
+            }
+            zp = {z0, z1, z2, z3, z4, z5, z6};
+          } else {
+            for (size_t k = k0; k < k1; k++) {
+              const double cc = expSmall(bs[k] * hs);
+              double pw = p[k];
+              zp[0] += pw;
+              for (size_t t = 1; t < M; t++) {
+                pw *= cc;
+                zp[t] += pw;
+              }
+              cpow[k] = cc;
+              lastPow[k] = pw;
+            }
+          }
+        }
+        if (tid == 0) {
+          out.interpolationBound = std::max(out.interpolationBound, std::min(0.25 * step, step * step / 8 * Qd / x));
+          try {
+            tick(x);
+            sharedRow = newRow(x1);
+          } catch (...) {
+            error = std::current_exception();
+            stop = true;
+          }
+        }
+        barrier.wait();
+        if (stop) return;
+        Z.assign(M, 0.0);
+        for (size_t ch = 0; ch < nChunks; ch++)
+          for (size_t t = 0; t < M; t++) Z[t] += zPart[ch][t];
+        omega.resize(M);
+        for (size_t t = 0; t < M; t++) omega[t] = W[t] * x * std::exp((double)t * hs) / Z[t];
+        const double zInv = 1 / Z[M - 1];
+        double* row = sharedRow;
+        double o[7] = {0, 0, 0, 0, 0, 0, 0};
+        if (M == 7) std::copy(omega.begin(), omega.end(), o);
+        // One pass: increments, the row, p at x1, and the next cell's statistics. Qa is taken
+        // against the old b̄ and widened by |b̄_new − b̄_old| (triangle inequality), so it stays a bound.
+        for (size_t ch = tid; ch < nChunks; ch += nThreads) {
+          const size_t k0 = ch * kChunk, k1 = std::min(K, k0 + kChunk);
+          double nbbar = 0, nQa = 0, nQb = 0;
+          for (size_t k = k0; k < k1; k++) {
+            const double cc = cpow[k];
+            double acc;
+            if (M == 7) {
+              acc = ((((((o[6] * cc + o[5]) * cc + o[4]) * cc + o[3]) * cc + o[2]) * cc + o[1]) * cc + o[0]);
+            } else {
+              acc = omega[M - 1];
+              for (size_t t = M - 1; t-- > 0;) acc = acc * cc + omega[t];
+            }
+            neumaierAdd(E[k], comp[k], p[k] * acc);
+            row[k] = E[k] + comp[k];
+            const double pk = lastPow[k] * zInv;
+            p[k] = pk;
+            nbbar += pk * bs[k];
+            nQa = std::max(nQa, pk * std::fabs(bs[k] - bbar));
+            nQb = std::max(nQb, pk);
+          }
+          statPart[ch] = {nbbar, nQa, nQb};
+        }
+        barrier.wait();
+        double nbbar = 0, nQa = 0, nQb = 0;
+        for (size_t ch = 0; ch < nChunks; ch++) {
+          nbbar += statPart[ch][0];
+          nQa = std::max(nQa, statPart[ch][1]);
+          nQb = std::max(nQb, statPart[ch][2]);
+        }
+        Qa = nQa + nQb * std::fabs(nbbar - bbar);
+        Qb = nQb;
+        bbar = nbbar;
+        x = x1;
+        if (++sinceRefresh == 16 && x1 < y) {
+          if (tid == 0) exactStart(x1);  // bound the drift of propagated p
+          barrier.wait();
+          bbar = sBbar, Qa = sQa, Qb = sQb;
+          sinceRefresh = 0;
+        }
+      }
+    };
+    std::vector<std::thread> pool;
+    for (size_t t = 1; t < nThreads; t++) pool.emplace_back(worker, t);
+    worker(0);
+    for (auto& th : pool) th.join();
+    if (error) std::rethrow_exception(error);
+  };
+
   double x = 0;
   for (double y : marks) {
     if (!(y > x)) continue;
@@ -353,102 +537,8 @@ TargetTable buildTargetTable(const CurriculumView& c, double T, double maxErr, s
     }
     // March through knot interval iv from x to y (x >= 1).
     const Interval& iv = intervals[eng.intervalOf(sMid)];
-    const double R = iv.range(), r = 1 + R;
-    // slopes shifted by bmax (<= 0): powers of c stay <= 1; the shift cancels in p_k c^t / Z_t
-    for (size_t k = 0; k < K; k++) bs[k] = iv.slope[k] - iv.bmax;
-    const double growthCap = std::expm1(1 / R);
-    // Start-of-cell statistics of p: b̄ = Σ p_k b_k, Qa = max p_k |b_k − b̄|, Qb = max p_k.
-    double bbar = 0, Qa = 0, Qb = 0;
-    auto exactStart = [&](double at) {
-      eng.softmaxIn(iv, std::log(at), p.data());
-      bbar = 0, Qa = 0, Qb = 0;
-      for (size_t k = 0; k < K; k++) bbar += p[k] * bs[k];
-      for (size_t k = 0; k < K; k++) {
-        Qa = std::max(Qa, p[k] * std::fabs(bs[k] - bbar));
-        Qb = std::max(Qb, p[k]);
-      }
-    };
-    exactStart(x);
-    size_t sinceRefresh = 0;
-    while (x < y) {
-      // Curvature bound (docs/curriculum.md): on [x, x e^d], |E_k''(n)| <= e^{R d} (Qa + Qb d R^2/4) / x.
-      const double qa = Qa * (1 + 1e-9) + 1e-300;  // p carries a tiny propagation error
-      const double qb = Qb * (1 + 1e-9);
-      double h = std::min(std::sqrt(8 * eps * x / qa), x * growthCap);
-      const double d0 = std::log1p(h / x);
-      const double Qd = (qa + qb * d0 * R * R / 4) * std::exp(R * d0);
-      h = std::min(h, std::sqrt(8 * eps * x / Qd));
-      const double step = h >= y - x ? y - x : std::max(1.0, std::floor(h));
-      const double x1 = x + step;
-      const double delta = std::log1p(step / x);
-      out.interpolationBound = std::max(out.interpolationBound, std::min(0.25 * step, step * step / 8 * Qd / x));
-
-      // Composite closed 7-point Newton-Cotes in s over [log x, log x1]: nodes t = j*hs.
-      const size_t P = (size_t)std::max(1.0, std::ceil(delta * r / uMax));
-      const size_t M = 6 * P + 1;
-      const double hs = delta / (double)(6 * P);
-      static const double nc[7] = {41, 216, 27, 272, 27, 216, 41};
-      W.assign(M, 0.0);
-      for (size_t q = 0; q < P; q++)
-        for (int t = 0; t < 7; t++) W[6 * q + t] += nc[t] * hs / 140;
-      Z.assign(M, 0.0);
-      // exp(bs*hs) by its Taylor polynomial when |bs*hs| <= 1e-3 (relative error < 2e-21)
-      const bool taylor = R * hs <= 1e-3;
-      auto expSmall = [&](double v) {
-        return taylor ? 1 + v * (1 + v / 2 * (1 + v / 3 * (1 + v / 4 * (1 + v / 5)))) : std::exp(v);
-      };
-      if (M == 7) {
-        double z0 = 0, z1 = 0, z2 = 0, z3 = 0, z4 = 0, z5 = 0, z6 = 0;
-        for (size_t k = 0; k < K; k++) {
-          const double cc = expSmall(bs[k] * hs);
-          const double p0 = p[k], p1 = p0 * cc, p2 = p1 * cc, p3 = p2 * cc, p4 = p3 * cc, p5 = p4 * cc, p6 = p5 * cc;
-          z0 += p0, z1 += p1, z2 += p2, z3 += p3, z4 += p4, z5 += p5, z6 += p6;
-          cpow[k] = cc;
-          lastPow[k] = p6;
-        }
-        Z = {z0, z1, z2, z3, z4, z5, z6};
-      } else {
-        for (size_t k = 0; k < K; k++) {
-          const double cc = expSmall(bs[k] * hs);
-          double pw = p[k];
-          Z[0] += pw;
-          for (size_t t = 1; t < M; t++) {
-            pw *= cc;
-            Z[t] += pw;
-          }
-          cpow[k] = cc;
-          lastPow[k] = pw;
-        }
-      }
-      omega.resize(M);
-      for (size_t t = 0; t < M; t++) omega[t] = W[t] * x * std::exp((double)t * hs) / Z[t];
-      const double zInv = 1 / Z[M - 1];
-      double* row = newRow(x1);
-      // One pass: increments, the row, p at x1, and the next cell's statistics. Qa is taken
-      // against the old b̄ and widened by |b̄_new − b̄_old| (triangle inequality), so it stays a bound.
-      double nbbar = 0, nQa = 0, nQb = 0;
-      for (size_t k = 0; k < K; k++) {
-        const double cc = cpow[k];
-        double acc = omega[M - 1];
-        for (size_t t = M - 1; t-- > 0;) acc = acc * cc + omega[t];
-        neumaierAdd(E[k], comp[k], p[k] * acc);
-        row[k] = E[k] + comp[k];
-        const double pk = lastPow[k] * zInv;
-        p[k] = pk;
-        nbbar += pk * bs[k];
-        nQa = std::max(nQa, pk * std::fabs(bs[k] - bbar));
-        nQb = std::max(nQb, pk);
-      }
-      Qa = nQa + nQb * std::fabs(nbbar - bbar);
-      Qb = nQb;
-      bbar = nbbar;
-      if (++sinceRefresh == 16 && x1 < y) {
-        exactStart(x1);  // bound the drift of propagated p
-        sinceRefresh = 0;
-      }
-      tick(x1);
-      x = x1;
-    }
+    march(iv, x, y);
+    x = y;
   }
   out.cumulative.resize(rows * K);
   for (size_t b = 0; b < blocks.size(); b++) {

@@ -48,8 +48,9 @@ struct TargetTable {
 };
 
 // Grid + values such that linear interpolation differs from E_k(S) by at most
-// maxErrorTokens for all k and S in [0, totalTokens]. maxEntries caps G*K.
+// maxErrorTokens for all k and S in [0, totalTokens]. maxEntries caps G*K. The result does
+// not depend on `threads`.
 TargetTable buildTargetTable(const CurriculumView& c, double totalTokens, double maxErrorTokens, size_t maxEntries,
-                             TableProgress* progress);
+                             TableProgress* progress, size_t threads = 1);
 
 }  // namespace curricula::curriculum

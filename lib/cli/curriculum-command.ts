@@ -283,7 +283,8 @@ export function registerCurriculumCommands(program: Command): void {
     .option('--total-tokens <n>', 'total tokens', '2e9')
     .option('--sigma <x>', 'logit random-walk step per knot (curvature of the curriculum)', '0.1')
     .option('--baseline-points <n>', 'grid points evaluated by the baseline (its time is scaled to the full grid)', '200')
-    .action(async (f: { groups: string; totalTokens: string; sigma: string; baselinePoints: string }) => {
+    .option('--threads <n>', 'threads for the table', '1')
+    .action(async (f: { groups: string; totalTokens: string; sigma: string; baselinePoints: string; threads: string }) => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const b = require(path.resolve(__dirname, '..', '..', 'bench', 'curriculum-table.js')) as { main(o: object): Promise<unknown> };
       await b.main({
@@ -291,6 +292,7 @@ export function registerCurriculumCommands(program: Command): void {
         totalTokens: parseCount('--total-tokens', f.totalTokens),
         sigma: parseNumber('--sigma', f.sigma),
         baselinePoints: parseCount('--baseline-points', f.baselinePoints),
+        threads: parseCount('--threads', f.threads),
       });
     });
 }

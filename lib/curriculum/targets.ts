@@ -31,6 +31,7 @@ const tableOptionsSchema = z
   .object({
     maxErrorTokens: z.number().finite().min(0.3).default(0.5),
     maxEntries: z.number().int().positive().default(DEFAULT_MAX_TABLE_ENTRIES),
+    threads: z.number().int().min(1).max(64).default(1),
     signal: z.instanceof(AbortSignal).optional(),
     onProgress: z.function().optional(),
   })
@@ -41,6 +42,11 @@ export type TargetTableOptions = {
   maxErrorTokens?: number;
   /** refuse tables with more than this many entries G×K (default 2^28) */
   maxEntries?: number;
+  /**
+   * threads (default 1); the table does not depend on it. Threads meet at two barriers
+   * per grid cell, so more than one only pays on idle cores (it was slower on a busy machine).
+   */
+  threads?: number;
 };
 
 export interface TargetTableAsyncOptions extends TargetTableOptions {
@@ -100,7 +106,7 @@ export function targetTable(c: Curriculum, totalTokens: number, options?: Target
   checkTotal(totalTokens);
   const cur = nativeCurriculum(c);
   try {
-    const r = binding().curriculumTargetTableSync(cur, totalTokens, o.maxErrorTokens, o.maxEntries);
+    const r = binding().curriculumTargetTableSync(cur, totalTokens, o.maxErrorTokens, o.maxEntries, o.threads);
     return { ...r, groups: c.groups };
   } catch (e) {
     throw wrap(e);
@@ -119,6 +125,7 @@ export async function targetTableAsync(c: Curriculum, totalTokens: number, optio
     totalTokens,
     o.maxErrorTokens,
     o.maxEntries,
+    o.threads,
     onProgress ? (tokens, total) => onProgress({ tokens, totalTokens: total }) : undefined,
   );
   const abort = () => job.cancel();
