@@ -107,6 +107,7 @@ void registerScheduler(Napi::Env env, Napi::Object exports) {
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   registerScheduler(env, exports);
+  registerModel(env, exports);
 #ifdef CURRICULA_WITH_CUDA
   exports.Set("cuda", Napi::Boolean::New(env, true));
 #else

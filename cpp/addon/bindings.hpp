@@ -13,4 +13,5 @@ Napi::Value Shuffle(const Napi::CallbackInfo& info);
 
 // Each area registers its own entry points (one line per area in addon.cpp's Init).
 void registerScheduler(Napi::Env env, Napi::Object exports);
+void registerModel(Napi::Env env, Napi::Object exports);
 }  // namespace curricula::addon
