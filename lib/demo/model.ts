@@ -26,6 +26,14 @@ export type TokenSequences = NativeTokenSequences;
 /** Token id 0 is <eos>; it also pads the context before a sequence's first token. */
 export const PAD_TOKEN = 0;
 
+// Tag checks rather than instanceof: arrays made by the addon may come from another realm (e.g. under jest).
+function isF32(v: unknown): v is Float32Array {
+  return Object.prototype.toString.call(v) === '[object Float32Array]';
+}
+function isU32(v: unknown): v is Uint32Array {
+  return Object.prototype.toString.call(v) === '[object Uint32Array]';
+}
+
 const shapeSchema = z
   .object({
     vocab: z.int().min(2).max(1 << 20),
@@ -50,7 +58,7 @@ export function layerDims(s: ModelShape, layer: LayerName): { in: number; out: n
 }
 
 function checkParams(shape: ModelShape, params: unknown, field = 'params'): Float32Array {
-  if (!(params instanceof Float32Array)) {
+  if (!isF32(params)) {
     throw new ValidationError(field, `Expected Float32Array for \`${field}\` but received ${describeValue(params)}`);
   }
   const want = paramCount(shape);
@@ -65,10 +73,10 @@ function checkParams(shape: ModelShape, params: unknown, field = 'params'): Floa
 
 /** Checks ids against the vocabulary and offsets for shape (nonempty sequences, in order). */
 export function validateTokenSequences(seqs: TokenSequences, vocab: number): void {
-  if (!(seqs?.ids instanceof Uint32Array)) {
+  if (!isU32(seqs?.ids)) {
     throw new ValidationError('ids', `Expected Uint32Array for \`ids\` but received ${describeValue(seqs?.ids)}`);
   }
-  if (!(seqs.offsets instanceof Uint32Array) || seqs.offsets.length < 1) {
+  if (!isU32(seqs.offsets) || seqs.offsets.length < 1) {
     throw new ValidationError('offsets', `Expected nonempty Uint32Array for \`offsets\` but received ${describeValue(seqs.offsets)}`);
   }
   const { ids, offsets } = seqs;
@@ -87,7 +95,7 @@ export function validateTokenSequences(seqs: TokenSequences, vocab: number): voi
 }
 
 function checkIndices(field: string, idx: unknown, limit: number): Uint32Array {
-  if (!(idx instanceof Uint32Array)) {
+  if (!isU32(idx)) {
     throw new ValidationError(field, `Expected Uint32Array for \`${field}\` but received ${describeValue(idx)}`);
   }
   for (let i = 0; i < idx.length; i++) {
@@ -164,7 +172,7 @@ const trainOptionsSchema = z
     /** Sequences per SGD step; consecutive sequences of the order form a batch. */
     batchSize: z.int().min(1).max(0xffffffff),
     /** A schedule, or one rate per step (Float32Array). */
-    lr: z.union([z.custom<Float32Array>((v) => v instanceof Float32Array, 'Expected Float32Array'), lrScheduleSchema]),
+    lr: z.union([z.custom<Float32Array>(isF32, 'Expected Float32Array'), lrScheduleSchema]),
     /** Token counts (nondecreasing) after which the parameters are saved. */
     checkpoints: z.array(z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)).default([]),
     /** Clip the global gradient norm to this (0 = off). */
@@ -194,12 +202,12 @@ function prepareTraining(
   options: TrainOptions,
 ) {
   validateShape(shape);
-  const params = init instanceof Float32Array ? checkParams(shape, init, 'init') : initModel(shape, init?.seed);
+  const params = isF32(init) ? checkParams(shape, init, 'init') : initModel(shape, init?.seed);
   const o = parseOptions(trainOptionsSchema, options);
   validateTokenSequences(seqs, shape.vocab);
   checkIndices('order', order, seqs.offsets.length - 1);
   const steps = Math.ceil(order.length / o.batchSize);
-  const lr = o.lr instanceof Float32Array ? o.lr : learningRates(steps, o.lr);
+  const lr = isF32(o.lr) ? o.lr : learningRates(steps, o.lr);
   if (lr.length !== steps) {
     throw new ValidationError('lr', `\`lr\` has ${lr.length} entries but training takes ${steps} steps`);
   }
@@ -301,7 +309,7 @@ function prepareEval(shape: ModelShape, params: Float32Array, seqs: TokenSequenc
   validateTokenSequences(seqs, shape.vocab);
   const n = seqs.offsets.length - 1;
   if (opts.groups !== undefined) {
-    if (!(opts.groups instanceof Uint32Array) || opts.groups.length !== n) {
+    if (!isU32(opts.groups) || opts.groups.length !== n) {
       throw new ValidationError('groups', `Expected Uint32Array of ${n} entries (one per sequence) for \`groups\` but received ${describeValue(opts.groups)}`);
     }
     const K = opts.numGroups ?? opts.groups.reduce((a, b) => Math.max(a, b + 1), 0);
@@ -465,7 +473,7 @@ export function batchGradients(
   }
   const rows = batches[0]?.length;
   batches.forEach((b, i) => {
-    if (!(b instanceof Uint32Array) || b.length !== rows || rows === 0) {
+    if (!isU32(b) || b.length !== rows || rows === 0) {
       throw new ValidationError(`batches[${i}]`, `Expected \`batches[${i}]\` to be a Uint32Array of ${rows} (nonzero) sequence ids like batches[0] but received ${describeValue(b)}`);
     }
   });

@@ -44,7 +44,7 @@ export function packDocuments(docs: readonly PackInput[], opts: PackOptions): Pa
   }
   let total = 0;
   docs.forEach((d, i) => {
-    if (!(d?.ids instanceof Uint32Array)) {
+    if (Object.prototype.toString.call(d?.ids) !== '[object Uint32Array]') {
       throw new ValidationError(`docs[${i}].ids`, `Expected Uint32Array for \`docs[${i}].ids\` but received ${describeValue(d?.ids)}`);
     }
     if (!Number.isInteger(d.group) || d.group < 0 || d.group >= opts.numGroups) {
