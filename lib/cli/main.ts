@@ -11,6 +11,7 @@ import { Command, CommanderError, Option } from 'commander';
 
 import { AbortError, CurriculaError } from '../errors';
 import { benchSchedulerCommand, type BenchFlags } from './bench-command';
+import { registerDemoCommand } from './demo-command';
 import { generateCommand, type GenerateFlags } from './generate-command';
 import { scheduleCommand, type ScheduleFlags } from './schedule-command';
 
@@ -71,6 +72,7 @@ export function buildProgram(): Command {
     .option('--max-seconds <s>', 'wall-clock limit per run (default: 600)')
     .option('--out <file.json>', 'also write the results as JSON')
     .action((flags: BenchFlags) => benchSchedulerCommand(flags));
+  registerDemoCommand(program);
 
   return program;
 }

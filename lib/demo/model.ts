@@ -123,7 +123,7 @@ export function initModel(shape: ModelShape, seed: number): Float32Array {
 // ---------------------------------------------------------------------------
 // Learning-rate schedules
 
-const lrScheduleSchema = z
+export const lrScheduleSchema = z
   .object({
     /** Peak learning rate. */
     peak: z.number().finite().positive(),
