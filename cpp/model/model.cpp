@@ -77,17 +77,90 @@ void backwardSignals(const ModelShape& s, const ParamLayout& L, const float* p, 
   }
 }
 
-// Adds this position's full gradient to g (same layout as the parameters).
-void accumulate(const ModelShape& s, const ParamLayout& L, const float* p, Scratch& w, float* g) {
-  const size_t E = s.embed, H = s.hidden, V = s.vocab, KE = (size_t)s.context * E;
-  axpy(g + L.b2, 1.0f, w.g2.data(), V);
-  for (size_t j = 0; j < H; j++) axpy(g + L.w2 + j * V, w.h[j], w.g2.data(), V);
-  axpy(g + L.b1, 1.0f, w.g1.data(), H);
-  for (size_t i = 0; i < KE; i++) {
-    axpy(g + L.w1 + i * H, w.x[i], w.g1.data(), H);
-    w.dx[i] = dot(p + L.w1 + i * H, w.g1.data(), H);
+// Tiles of positions share each weight row while it sits in L1: the output
+// layer (H x V, the bulk of the work) is streamed once per tile instead of
+// once per token. Per element the additions happen in the same order as
+// position by position, so tiling never changes a result.
+constexpr size_t kTile = 8;
+constexpr size_t kVBlock = 256;
+
+struct TileScratch {
+  size_t n = 0;                  // positions in the tile
+  std::vector<uint32_t> ctx, target;
+  std::vector<float> x, h, p, g1, dx;  // [kTile][...]
+  explicit TileScratch(const ModelShape& s)
+      : ctx(kTile * s.context), target(kTile), x(kTile * s.context * s.embed), h(kTile * s.hidden),
+        p(kTile * s.vocab), g1(kTile * s.hidden), dx((size_t)s.context * s.embed) {}
+  void add(const ModelShape& s, const uint32_t* ids, size_t begin, size_t t) {
+    for (uint32_t m = 0; m < s.context; m++) {
+      const size_t back = s.context - m;
+      ctx[n * s.context + m] = t >= begin + back ? ids[t - back] : kPadToken;
+    }
+    target[n++] = ids[t];
   }
-  for (uint32_t m = 0; m < s.context; m++) axpy(g + L.emb + (size_t)w.ctx[m] * E, 1.0f, w.dx.data() + m * E, E);
+};
+
+// Forward pass of the tile; leaves softmax rows in w.p and adds each loss to losses[i].
+void forwardTile(const ModelShape& s, const ParamLayout& L, const float* p, TileScratch& w, double* losses) {
+  const size_t E = s.embed, H = s.hidden, V = s.vocab, K = s.context, KE = K * E, n = w.n;
+  for (size_t i = 0; i < n; i++) {
+    float* x = w.x.data() + i * KE;
+    for (size_t m = 0; m < K; m++) std::copy_n(p + L.emb + (size_t)w.ctx[i * K + m] * E, E, x + m * E);
+    float* h = w.h.data() + i * H;
+    std::copy_n(p + L.b1, H, h);
+    for (size_t k = 0; k < KE; k++) axpy(h, x[k], p + L.w1 + k * H, H);
+    for (size_t j = 0; j < H; j++) h[j] = std::tanh(h[j]);
+  }
+  for (size_t v0 = 0; v0 < V; v0 += kVBlock) {
+    const size_t vb = std::min(kVBlock, V - v0);
+    for (size_t i = 0; i < n; i++) std::copy_n(p + L.b2 + v0, vb, w.p.data() + i * V + v0);
+    for (size_t j = 0; j < H; j++) {
+      const float* wrow = p + L.w2 + j * V + v0;
+      for (size_t i = 0; i < n; i++) axpy(w.p.data() + i * V + v0, w.h[i * H + j], wrow, vb);
+    }
+  }
+  for (size_t i = 0; i < n; i++) {
+    float* z = w.p.data() + i * V;
+    float mx = z[0];
+    for (size_t v = 1; v < V; v++) mx = std::max(mx, z[v]);
+    const float zt = z[w.target[i]];
+    double sum = 0;
+    for (size_t v = 0; v < V; v++) {
+      z[v] = std::exp(z[v] - mx);
+      sum += z[v];
+    }
+    const float inv = (float)(1.0 / sum);
+    for (size_t v = 0; v < V; v++) z[v] *= inv;
+    losses[i] += (float)(std::log(sum) + (double)mx - (double)zt);
+  }
+}
+
+// Backward pass of the tile after forwardTile (which left softmax rows in w.p);
+// adds the gradient of the tile's summed loss to g.
+void backwardTile(const ModelShape& s, const ParamLayout& L, const float* p, TileScratch& w, float* g) {
+  const size_t E = s.embed, H = s.hidden, V = s.vocab, K = s.context, KE = K * E, n = w.n;
+  for (size_t i = 0; i < n; i++) w.p[i * V + w.target[i]] -= 1.0f;  // w.p now holds d loss / d logits
+  for (size_t i = 0; i < n; i++) axpy(g + L.b2, 1.0f, w.p.data() + i * V, V);
+  for (size_t j = 0; j < H; j++) {
+    const float* wrow = p + L.w2 + j * V;
+    float* grow = g + L.w2 + j * V;
+    for (size_t i = 0; i < n; i++) {
+      const float* gz = w.p.data() + i * V;
+      const float hj = w.h[i * H + j];
+      w.g1[i * H + j] = dot(wrow, gz, V) * (1.0f - hj * hj);
+      axpy(grow, hj, gz, V);
+    }
+  }
+  for (size_t i = 0; i < n; i++) {
+    const float* g1 = w.g1.data() + i * H;
+    const float* x = w.x.data() + i * KE;
+    axpy(g + L.b1, 1.0f, g1, H);
+    for (size_t k = 0; k < KE; k++) {
+      axpy(g + L.w1 + k * H, x[k], g1, H);
+      w.dx[k] = dot(p + L.w1 + k * H, g1, H);
+    }
+    for (size_t m = 0; m < K; m++) axpy(g + L.emb + (size_t)w.ctx[i * K + m] * E, 1.0f, w.dx.data() + m * E, E);
+  }
 }
 
 // Runs fn(first, last) over [0, n) in `threads` contiguous chunks; each item's
@@ -209,23 +282,29 @@ TrainResult train(const ModelShape& s, std::vector<float> params, const TokenSeq
   TrainResult r;
   r.stepLoss.reserve(steps);
   std::vector<float> g(L.total);
-  Scratch w(s);
+  TileScratch w(s);
   size_t nextCheckpoint = 0;
   for (size_t step = 0; step < steps; step++) {
     std::fill(g.begin(), g.end(), 0.0f);
     double loss = 0;
     uint64_t count = 0;
+    const auto flush = [&] {
+      double tileLoss[kTile] = {0};
+      forwardTile(s, L, params.data(), w, tileLoss);
+      backwardTile(s, L, params.data(), w, g.data());
+      for (size_t i = 0; i < w.n; i++) loss += tileLoss[i];
+      w.n = 0;
+    };
     const size_t first = step * opt.batchSize, last = std::min(order.size(), first + opt.batchSize);
     for (size_t b = first; b < last; b++) {
       const size_t begin = seqs.offsets[order[b]], end = seqs.offsets[order[b] + 1];
       for (size_t t = begin; t < end; t++) {
-        contextAt(s, seqs.ids, begin, t, w);
-        loss += forward(s, L, params.data(), seqs.ids[t], w);
-        backwardSignals(s, L, params.data(), seqs.ids[t], w);
-        accumulate(s, L, params.data(), w, g.data());
+        w.add(s, seqs.ids, begin, t);
+        if (w.n == kTile) flush();
       }
       count += end - begin;
     }
+    if (w.n > 0) flush();
     const float meanLoss = (float)(loss / (double)count);
     if (!std::isfinite(meanLoss))
       throw std::runtime_error("training diverged: non-finite loss at step " + std::to_string(step) +
@@ -260,13 +339,15 @@ std::vector<double> sequenceLosses(const ModelShape& s, const std::vector<float>
   const ParamLayout L = layoutOf(s);
   std::vector<double> out(seqs.numSequences, 0.0);
   parallelFor(seqs.numSequences, threads, [&](size_t a, size_t b) {
-    Scratch w(s);
+    TileScratch w(s);
     for (size_t i = a; i < b; i++) {
       const size_t begin = seqs.offsets[i], end = seqs.offsets[i + 1];
       double sum = 0;
-      for (size_t t = begin; t < end; t++) {
-        contextAt(s, seqs.ids, begin, t, w);
-        sum += forward(s, L, params.data(), seqs.ids[t], w);
+      for (size_t t = begin; t < end;) {
+        for (w.n = 0; w.n < kTile && t < end; t++) w.add(s, seqs.ids, begin, t);
+        double tileLoss[kTile] = {0};
+        forwardTile(s, L, params.data(), w, tileLoss);
+        for (size_t k = 0; k < w.n; k++) sum += tileLoss[k];
       }
       out[i] = sum;
     }
