@@ -10,3 +10,20 @@ export { readNpy, writeNpyAtomic } from './io/npy';
 export { CurriculaError, ValidationError, FormatError, AbortError } from './errors';
 export { binding } from './binding';
 export type { BindingModule } from './binding';
+export {
+  initModel,
+  trainModel,
+  trainModelSync,
+  evalLoss,
+  evalLossSync,
+  perExampleLinearInputs,
+  perExampleGradients,
+  batchGradients,
+  learningRates,
+  paramCount,
+} from './demo/model';
+export type { ModelShape, TokenSequences, TrainedModel, TrainOptions, LinearInputs, BatchGradients, LossReport, LayerName } from './demo/model';
+export { runDemo, baselineConfiguration, fixedMixtureConfiguration, targetShareConfiguration } from './demo/run';
+export type { Configuration, DemoContext, DemoOptions, DemoResults, OrderPlan } from './demo/run';
+export { prepareDemoData } from './demo/data';
+export type { DemoData } from './demo/data';
