@@ -31,7 +31,8 @@ export function targetLossSpec(r: DemoResults): VegaLiteSpec {
     width: 60 * r.configurations.length + 120,
     height: 220,
     layer: [
-      { data: { values: summary }, mark: { type: 'bar', opacity: 0.35 }, encoding: { x, y: { field: 'mean', type: 'quantitative', scale: { zero: false }, title: 'nats / token' } } },
+      // a tick at the mean rather than a bar: bars would force the axis to 0 and hide differences of 0.01 nats
+      { data: { values: summary }, mark: { type: 'tick', thickness: 3, size: 36 }, encoding: { x, y: { field: 'mean', type: 'quantitative', scale: { zero: false }, title: 'nats / token' } } },
       { data: { values: summary }, mark: { type: 'rule', strokeWidth: 2 }, encoding: { x, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } } },
       { data: { values }, mark: { type: 'point', filled: true }, encoding: { x, y: { field: 'loss', type: 'quantitative' }, color: { field: 'seed', type: 'nominal' } } },
     ],
