@@ -9,6 +9,9 @@ import {
   learningRates,
   paramCount,
   perExampleGradients,
+  perExampleGradientsAsync,
+  perExampleLinearInputs,
+  perExampleLinearInputsAsync,
   trainModel,
   trainModelSync,
   validateShape,
@@ -73,6 +76,17 @@ describe('determinism', () => {
     const ex = Uint32Array.from({ length: 40 }, (_, i) => i);
     expect(perExampleGradients(shape, p, seqs, 'output', ex, 1)).toEqual(perExampleGradients(shape, p, seqs, 'output', ex, 3));
     expect(evalLossSync(shape, p, seqs, { threads: 1 })).toEqual(evalLossSync(shape, p, seqs, { threads: 4 }));
+  });
+});
+
+describe('async gradient entry points', () => {
+  test('equal their sync twins and reject bad input with a named field', async () => {
+    const p = trainModelSync(shape, { seed: 3 }, seqs, order, opts).params;
+    const ex = Uint32Array.of(3, 1, 4, 1, 5);
+    expect(await perExampleGradientsAsync(shape, p, seqs, 'hidden', ex, 2)).toEqual(perExampleGradients(shape, p, seqs, 'hidden', ex, 1));
+    expect(await perExampleLinearInputsAsync(shape, p, seqs, 'output', ex)).toEqual(perExampleLinearInputs(shape, p, seqs, 'output', ex));
+    await expect(perExampleGradientsAsync(shape, p, seqs, 'output', Uint32Array.of(40))).rejects.toMatchObject({ field: 'examples[0]' });
+    await expect(perExampleLinearInputsAsync(shape, p, seqs, 'output', ex.subarray(0, 1), )).resolves.toMatchObject({ in: 17, out: 64 });
   });
 });
 

@@ -129,6 +129,21 @@ export interface BindingModule {
     layer: 'hidden' | 'output',
     threads: number,
   ): Float32Array;
+  modelLinearInputsAsync(
+    shape: NativeModelShape,
+    params: Float32Array,
+    sequences: NativeTokenSequences,
+    examples: Uint32Array,
+    layer: 'hidden' | 'output',
+  ): Promise<{ in: number; out: number; acts: Float32Array; grads: Float32Array; exampleOffsets: Uint32Array }>;
+  modelExampleGradientsAsync(
+    shape: NativeModelShape,
+    params: Float32Array,
+    sequences: NativeTokenSequences,
+    examples: Uint32Array,
+    layer: 'hidden' | 'output',
+    threads: number,
+  ): Promise<Float32Array>;
   cuda: boolean;
 }
 

@@ -257,6 +257,52 @@ class LossWorker : public Napi::AsyncWorker {
   std::string code_ = kInternal;
 };
 
+// Runs compute() on a worker thread and resolves with toJs(result) on the main thread.
+template <typename Result>
+class TaskWorker : public Napi::AsyncWorker {
+ public:
+  TaskWorker(Napi::Env env, const char* name, std::function<Result()> compute,
+             std::function<Napi::Value(Napi::Env, const Result&)> toJs, SeqHandle seqs)
+      : Napi::AsyncWorker(env, name),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        compute_(std::move(compute)),
+        toJs_(std::move(toJs)),
+        seqs_(std::move(seqs)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    try {
+      result_ = compute_();
+    } catch (const std::invalid_argument& e) {
+      code_ = kValidation;
+      SetError(e.what());
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnOK() override { deferred_.Resolve(toJs_(Env(), result_)); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(makeError(Env(), code_, e.Message()).Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::function<Result()> compute_;
+  std::function<Napi::Value(Napi::Env, const Result&)> toJs_;
+  SeqHandle seqs_;  // keeps the token arrays alive while compute_ reads them
+  Result result_;
+  std::string code_ = kInternal;
+};
+
+Napi::Value linearInputsToJs(Napi::Env env, const LinearInputs& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("in", Napi::Number::New(env, r.in));
+  o.Set("out", Napi::Number::New(env, r.out));
+  o.Set("acts", toF32(env, r.acts));
+  o.Set("grads", toF32(env, r.grads));
+  o.Set("exampleOffsets", toU32(env, r.exampleOffsets));
+  return o;
+}
+
 }  // namespace
 
 // modelInit(shape, seed) -> Float32Array
@@ -332,16 +378,24 @@ Napi::Value ModelLinearInputs(const Napi::CallbackInfo& info) {
   SeqHandle seqs = seqsFromJs(info[2]);
   const std::vector<uint32_t> examples = u32sFromJs(info[3], "examples");
   const Layer layer = layerFromJs(info[4]);
-  return guarded(env, [&]() -> Napi::Value {
-    const LinearInputs r = linearInputs(s, params, seqs.view, examples, layer);
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("in", Napi::Number::New(env, r.in));
-    o.Set("out", Napi::Number::New(env, r.out));
-    o.Set("acts", toF32(env, r.acts));
-    o.Set("grads", toF32(env, r.grads));
-    o.Set("exampleOffsets", toU32(env, r.exampleOffsets));
-    return o;
-  });
+  return guarded(env, [&]() -> Napi::Value { return linearInputsToJs(env, linearInputs(s, params, seqs.view, examples, layer)); });
+}
+
+// modelLinearInputsAsync(...same) -> Promise<same>
+Napi::Value ModelLinearInputsAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const ModelShape s = shapeFromJs(info[0]);
+  auto params = std::make_shared<std::vector<float>>(floatsFromJs(info[1], "params"));
+  SeqHandle seqs = seqsFromJs(info[2]);
+  auto examples = std::make_shared<std::vector<uint32_t>>(u32sFromJs(info[3], "examples"));
+  const Layer layer = layerFromJs(info[4]);
+  const TokenSequences view = seqs.view;
+  auto* worker = new TaskWorker<LinearInputs>(
+      env, "curricula.linearInputs", [=]() { return linearInputs(s, *params, view, *examples, layer); }, linearInputsToJs,
+      std::move(seqs));
+  Napi::Promise p = worker->promise();
+  worker->Queue();
+  return p;
 }
 
 // modelExampleGradients(shape, params, sequences, examples, layer, threads) -> Float32Array [n][in+1][out]
@@ -358,6 +412,24 @@ Napi::Value ModelExampleGradients(const Napi::CallbackInfo& info) {
   });
 }
 
+// modelExampleGradientsAsync(...same) -> Promise<Float32Array>
+Napi::Value ModelExampleGradientsAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const ModelShape s = shapeFromJs(info[0]);
+  auto params = std::make_shared<std::vector<float>>(floatsFromJs(info[1], "params"));
+  SeqHandle seqs = seqsFromJs(info[2]);
+  auto examples = std::make_shared<std::vector<uint32_t>>(u32sFromJs(info[3], "examples"));
+  const Layer layer = layerFromJs(info[4]);
+  const unsigned threads = threadsFromJs(info[5]);
+  const TokenSequences view = seqs.view;
+  auto* worker = new TaskWorker<std::vector<float>>(
+      env, "curricula.exampleGradients", [=]() { return exampleGradients(s, *params, view, *examples, layer, threads); },
+      [](Napi::Env e, const std::vector<float>& r) -> Napi::Value { return toF32(e, r); }, std::move(seqs));
+  Napi::Promise p = worker->promise();
+  worker->Queue();
+  return p;
+}
+
 void registerModel(Napi::Env env, Napi::Object exports) {
   exports.Set("modelInit", Napi::Function::New(env, ModelInit));
   exports.Set("modelTrain", Napi::Function::New(env, ModelTrain));
@@ -366,6 +438,8 @@ void registerModel(Napi::Env env, Napi::Object exports) {
   exports.Set("modelSequenceLossesSync", Napi::Function::New(env, ModelSequenceLossesSync));
   exports.Set("modelLinearInputs", Napi::Function::New(env, ModelLinearInputs));
   exports.Set("modelExampleGradients", Napi::Function::New(env, ModelExampleGradients));
+  exports.Set("modelLinearInputsAsync", Napi::Function::New(env, ModelLinearInputsAsync));
+  exports.Set("modelExampleGradientsAsync", Napi::Function::New(env, ModelExampleGradientsAsync));
 }
 
 }  // namespace curricula::addon

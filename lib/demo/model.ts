@@ -409,16 +409,43 @@ export function perExampleLinearInputs(
   layer: LayerName,
   examples?: Uint32Array,
 ): LinearInputs {
-  validateShape(shape);
-  checkParams(shape, params);
-  checkLayer(layer);
-  validateTokenSequences(seqs, shape.vocab);
-  const ex = examples === undefined ? allExamples(seqs) : checkIndices('examples', examples, seqs.offsets.length - 1);
+  const ex = prepareExamples(shape, params, seqs, layer, examples);
   try {
     return { layer, ...binding().modelLinearInputs(shape, params, seqs, ex, layer) };
   } catch (e) {
     throw nativeError(e);
   }
+}
+
+/** perExampleLinearInputs off the event loop. */
+export async function perExampleLinearInputsAsync(
+  shape: ModelShape,
+  params: Float32Array,
+  seqs: TokenSequences,
+  layer: LayerName,
+  examples?: Uint32Array,
+): Promise<LinearInputs> {
+  const ex = prepareExamples(shape, params, seqs, layer, examples);
+  try {
+    return { layer, ...(await binding().modelLinearInputsAsync(shape, params, seqs, ex, layer)) };
+  } catch (e) {
+    throw nativeError(e);
+  }
+}
+
+function prepareExamples(shape: ModelShape, params: Float32Array, seqs: TokenSequences, layer: LayerName, examples?: Uint32Array): Uint32Array {
+  validateShape(shape);
+  checkParams(shape, params);
+  checkLayer(layer);
+  validateTokenSequences(seqs, shape.vocab);
+  return examples === undefined ? allExamples(seqs) : checkIndices('examples', examples, seqs.offsets.length - 1);
+}
+
+function checkThreads(threads: number): number {
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
+    throw new ValidationError('threads', `Expected integer in [1, 64] for \`threads\` but received ${describeValue(threads)}`);
+  }
+  return threads;
 }
 
 /** Per-example gradient of the summed loss for one layer: [n][in+1][out] (weights, then the bias row). */
@@ -430,16 +457,26 @@ export function perExampleGradients(
   examples?: Uint32Array,
   threads = 1,
 ): Float32Array {
-  validateShape(shape);
-  checkParams(shape, params);
-  checkLayer(layer);
-  validateTokenSequences(seqs, shape.vocab);
-  if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
-    throw new ValidationError('threads', `Expected integer in [1, 64] for \`threads\` but received ${describeValue(threads)}`);
-  }
-  const ex = examples === undefined ? allExamples(seqs) : checkIndices('examples', examples, seqs.offsets.length - 1);
+  const ex = prepareExamples(shape, params, seqs, layer, examples);
   try {
-    return binding().modelExampleGradients(shape, params, seqs, ex, layer, threads);
+    return binding().modelExampleGradients(shape, params, seqs, ex, layer, checkThreads(threads));
+  } catch (e) {
+    throw nativeError(e);
+  }
+}
+
+/** perExampleGradients off the event loop. */
+export async function perExampleGradientsAsync(
+  shape: ModelShape,
+  params: Float32Array,
+  seqs: TokenSequences,
+  layer: LayerName,
+  examples?: Uint32Array,
+  threads = 1,
+): Promise<Float32Array> {
+  const ex = prepareExamples(shape, params, seqs, layer, examples);
+  try {
+    return await binding().modelExampleGradientsAsync(shape, params, seqs, ex, layer, checkThreads(threads));
   } catch (e) {
     throw nativeError(e);
   }
