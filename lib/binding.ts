@@ -201,6 +201,33 @@ export interface NativeInfluenceAccumulator {
   state(): NativeAccumulatorState;
 }
 
+export interface NativeModelShape {
+  vocab: number;
+  context: number;
+  embed: number;
+  hidden: number;
+}
+
+export interface NativeTokenSequences {
+  ids: Uint32Array;
+  offsets: Uint32Array;
+}
+
+export interface NativeTrainOptions {
+  batchSize: number;
+  lr: Float32Array;
+  checkpoints: Float64Array;
+  clipNorm?: number;
+}
+
+export interface NativeTrainResult {
+  params: Float32Array;
+  checkpointParams: Float32Array[];
+  checkpointTokens: Float64Array;
+  stepLoss: Float32Array;
+  tokens: number;
+}
+
 export interface BindingModule {
   schedule(
     corpus: NativeCorpus,
@@ -259,6 +286,55 @@ export interface BindingModule {
   ): number;
   sgemm(M: number, N: number, K: number, A: Float32Array, B: Float32Array, threads?: number): Float32Array;
   gemmKernel: string;
+  // Demo language model (cpp/model, cpp/addon/model_binding.cpp); facade in lib/demo/model.ts.
+  modelInit(shape: NativeModelShape, seed: bigint | number): Float32Array;
+  modelTrain(
+    shape: NativeModelShape,
+    params: Float32Array,
+    sequences: NativeTokenSequences,
+    order: Uint32Array,
+    options: NativeTrainOptions,
+    onProgress?: (step: number, steps: number, tokens: number, loss: number) => void,
+  ): { promise: Promise<NativeTrainResult>; cancel(): void };
+  modelTrainSync(
+    shape: NativeModelShape,
+    params: Float32Array,
+    sequences: NativeTokenSequences,
+    order: Uint32Array,
+    options: NativeTrainOptions,
+  ): NativeTrainResult;
+  modelSequenceLosses(shape: NativeModelShape, params: Float32Array, sequences: NativeTokenSequences, threads: number): Promise<Float64Array>;
+  modelSequenceLossesSync(shape: NativeModelShape, params: Float32Array, sequences: NativeTokenSequences, threads: number): Float64Array;
+  modelLinearInputs(
+    shape: NativeModelShape,
+    params: Float32Array,
+    sequences: NativeTokenSequences,
+    examples: Uint32Array,
+    layer: 'hidden' | 'output',
+  ): { in: number; out: number; acts: Float32Array; grads: Float32Array; exampleOffsets: Uint32Array };
+  modelExampleGradients(
+    shape: NativeModelShape,
+    params: Float32Array,
+    sequences: NativeTokenSequences,
+    examples: Uint32Array,
+    layer: 'hidden' | 'output',
+    threads: number,
+  ): Float32Array;
+  modelLinearInputsAsync(
+    shape: NativeModelShape,
+    params: Float32Array,
+    sequences: NativeTokenSequences,
+    examples: Uint32Array,
+    layer: 'hidden' | 'output',
+  ): Promise<{ in: number; out: number; acts: Float32Array; grads: Float32Array; exampleOffsets: Uint32Array }>;
+  modelExampleGradientsAsync(
+    shape: NativeModelShape,
+    params: Float32Array,
+    sequences: NativeTokenSequences,
+    examples: Uint32Array,
+    layer: 'hidden' | 'output',
+    threads: number,
+  ): Promise<Float32Array>;
   cuda: boolean;
 }
 

@@ -83,3 +83,22 @@ export type { ShardToWrite } from './influence/shard-writer';
 export { readSafetensorsHeader, writeSafetensorsAtomic, encodeSafetensors } from './io/safetensors';
 export type { SafetensorsDtype, SafetensorsHeader, TensorInfo, TensorToWrite } from './io/safetensors';
 export { readNpyHeader } from './io/npy';
+export {
+  initModel,
+  trainModel,
+  trainModelSync,
+  evalLoss,
+  evalLossSync,
+  perExampleLinearInputs,
+  perExampleLinearInputsAsync,
+  perExampleGradients,
+  perExampleGradientsAsync,
+  batchGradients,
+  learningRates,
+  paramCount,
+} from './demo/model';
+export type { ModelShape, TokenSequences, TrainedModel, TrainOptions, LinearInputs, BatchGradients, LossReport, LayerName } from './demo/model';
+export { runDemo, baselineConfiguration, fixedMixtureConfiguration, targetShareConfiguration } from './demo/run';
+export type { Configuration, DemoContext, DemoOptions, DemoResults, OrderPlan } from './demo/run';
+export { prepareDemoData } from './demo/data';
+export type { DemoData } from './demo/data';

@@ -128,6 +128,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   registerCurriculum(env, exports);
   registerLinalg(env, exports);
   registerInfluence(env, exports);
+  registerModel(env, exports);
 #ifdef CURRICULA_WITH_CUDA
   exports.Set("cuda", Napi::Boolean::New(env, true));
 #else

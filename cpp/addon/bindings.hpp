@@ -16,4 +16,5 @@ void registerScheduler(Napi::Env env, Napi::Object exports);
 void registerCurriculum(Napi::Env env, Napi::Object exports);
 void registerLinalg(Napi::Env env, Napi::Object exports);
 void registerInfluence(Napi::Env env, Napi::Object exports);
+void registerModel(Napi::Env env, Napi::Object exports);
 }  // namespace curricula::addon

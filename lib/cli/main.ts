@@ -12,6 +12,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { AbortError, CurriculaError } from '../errors';
 import { registerAnalyze } from './analyze-command';
 import { benchSchedulerCommand, type BenchFlags } from './bench-command';
+import { registerDemoCommand } from './demo-command';
 import { generateCommand, type GenerateFlags } from './generate-command';
 import { registerCurriculumCommands } from './curriculum-command';
 import { registerInfluenceCommands } from './influence-command';
@@ -77,6 +78,7 @@ export function buildProgram(): Command {
     .option('--out <file.json>', 'also write the results as JSON')
     .action((flags: BenchFlags) => benchSchedulerCommand(flags));
   registerInfluenceCommands(program, bench);
+  registerDemoCommand(program);
 
   registerCurriculumCommands(program);
   registerAnalyze(program);
