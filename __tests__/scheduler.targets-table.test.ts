@@ -194,7 +194,7 @@ describe('bad target tables', () => {
     expect(scheduleSync(set, { targets: good() }).order.length).toBe(30);
   });
   test('both a mixture and a table', () => {
-    expectValidation(run(good(), { mixture: randomMixture(4, 1) }), 'targets', /either `mixture` or `targets`/);
+    expectValidation(run(good(), { mixture: randomMixture(4, 1) }), 'targets', /one of `mixture`, `curriculum` or `targets`/);
   });
   test('fewer than two grid points', () => {
     expectValidation(run({ tokens: new Float64Array([0]), cumulative: new Float64Array(4) }), 'targets.tokens', /at least 2 grid points/);
