@@ -8,7 +8,7 @@ import { spawn } from 'child_process';
 import * as path from 'path';
 
 import { writeFileAtomic } from '../lib/io/atomic';
-import type { RunResult } from './scheduler-run';
+import type { Engine, RunResult } from './scheduler-run';
 
 export interface BenchOptions {
   sizes: number[];
@@ -16,19 +16,21 @@ export interface BenchOptions {
   lambda: number;
   /** also time the brute-force baseline (every candidate scored exactly) at these sizes */
   baselineSizes?: number[];
+  /** also time a curriculum schedule (table built first, timed apart) at these sizes */
+  curriculumSizes?: number[];
   /** per-run wall-clock limit */
   maxSeconds?: number;
   out?: string;
 }
 
 interface Row extends Partial<RunResult> {
-  engine: 'lazy' | 'brute';
+  engine: Engine;
   size: number;
   status: 'ok' | 'timeout' | 'failed';
   error?: string;
 }
 
-function runChild(engine: 'lazy' | 'brute', size: number, o: BenchOptions): Promise<Row> {
+function runChild(engine: Engine, size: number, o: BenchOptions): Promise<Row> {
   const script = path.join(__dirname, 'scheduler-run.js');
   const args = [script, '--engine', engine, '--size', String(size), '--groups', String(o.groups), '--lambda', String(o.lambda)];
   return new Promise((resolve) => {
@@ -59,9 +61,10 @@ export async function main(o: BenchOptions): Promise<Row[]> {
   const limit = o.maxSeconds ?? 600;
   const log = (s: string) => process.stdout.write(s + '\n');
   log(`scheduler benchmark: K=${o.groups}, B=16, L=2048, lambda=${o.lambda}, limit ${limit} s per run`);
-  log('| M | run | schedule time | peak RSS | exact scores / step | bound refreshes / step | speed-up vs brute force |');
+  log('| M | run | schedule time | peak RSS | exact scores / step | bound refreshes / step | vs the fixed-mixture run |');
   log('|---|---|---|---|---|---|---|');
   const baseline = new Set(o.baselineSizes ?? []);
+  const curriculum = new Set(o.curriculumSizes ?? []);
   for (const size of o.sizes) {
     const r = await runChild('lazy', size, o);
     rows.push(r);
@@ -72,10 +75,21 @@ export async function main(o: BenchOptions): Promise<Row[]> {
       log(row(b, limit, ''));
       if (b.status === 'ok' && r.status === 'ok') {
         const same = b.orderChecksum === r.orderChecksum ? 'same order' : 'ORDERS DIFFER';
-        ratio = `${((b.scheduleSeconds as number) / (r.scheduleSeconds as number)).toFixed(1)}x (${same})`;
+        ratio = `brute force takes ${((b.scheduleSeconds as number) / (r.scheduleSeconds as number)).toFixed(1)}x (${same})`;
       }
     }
     log(row(r, limit, ratio));
+    if (curriculum.has(size)) {
+      const c = await runChild('curriculum', size, o);
+      rows.push(c);
+      let cr = '';
+      if (c.status === 'ok' && r.status === 'ok') {
+        cr =
+          `${((c.scheduleSeconds as number) / (r.scheduleSeconds as number)).toFixed(2)}x the time ` +
+          `(table: ${c.tableGridPoints} grid points in ${(c.tableSeconds as number).toFixed(2)} s, not included)`;
+      }
+      log(row(c, limit, cr));
+    }
   }
   if (o.out) writeFileAtomic(o.out, JSON.stringify({ options: o, rows }, null, 2) + '\n');
   return rows;

@@ -174,23 +174,33 @@ struct ExactState {
 struct ScreenTable {
   // Deficit at S (tokens), its largest fall per token over the next cell, and over all cells.
   std::vector<double> zg, rg, ag, zb, rb, ab;
+  size_t cellG = SIZE_MAX, cellB = SIZE_MAX;  // the cells the rates were filled for
   void refresh(const ExactState& st) {
-    fill(st.groups, st.S, zg, rg, ag);
-    fill(st.bins, st.S, zb, rb, ab);
+    fill(st.groups, st.S, zg, rg, ag, cellG);
+    fill(st.bins, st.S, zb, rb, ab, cellB);
   }
   static void fill(const FamilyState& f, uint64_t S, std::vector<double>& z, std::vector<double>& r,
-                   std::vector<double>& a) {
+                   std::vector<double>& a, size_t& cell) {
     const size_t n = f.T.size();
-    z.resize(n);
-    r.resize(n);
-    a.resize(n);
     const double invP = 1.0 / (double)f.P;
-    const uint32_t* rmax = f.rateMax();
-    for (size_t k = 0; k < n; k++) {
-      z[k] = toDouble(f.deficitAt((uint32_t)k, S)) * invP;
-      r[k] = (double)std::max(f.rc[k], f.rn[k]) * invP;
-      a[k] = (double)rmax[k] * invP;
+    if (cell != f.cell || r.size() != n) {  // rates change only between cells
+      z.resize(n);
+      r.resize(n);
+      a.resize(n);
+      const uint32_t* rmax = f.rateMax();
+      for (size_t k = 0; k < n; k++) {
+        r[k] = (double)std::max(f.rc[k], f.rn[k]) * invP;
+        a[k] = (double)rmax[k] * invP;
+      }
+      cell = f.cell;
     }
+    // |P T - E0| and rc (S - start) are below 2^62, so this is exact in int64 with one rounding.
+    const int64_t dS = (int64_t)(S - f.cellStart);
+    const int64_t* T = f.T.data();
+    const int64_t* E0 = f.E0;
+    const uint32_t* rc = f.rc;
+    const int64_t P = f.P;
+    for (size_t k = 0; k < n; k++) z[k] = (double)(P * T[k] - E0[k] - (int64_t)rc[k] * dS) * invP;
   }
   // Lower bounds on the two family terms of candidate s without Phi (tokens^2),
   // and the rates (per token of prefix) at which they can fall through drift.

@@ -33,11 +33,21 @@ std::vector<int64_t> quantizeWeights(const std::vector<double>& weights, int bit
     rem[i] = x - (long double)q[i];
     total += q[i];
   }
-  std::vector<size_t> idx(n);
-  std::iota(idx.begin(), idx.end(), 0);
-  std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return rem[a] > rem[b]; });
-  for (size_t j = 0; total < P; j = (j + 1) % n) {
-    if (weights[idx[j]] > 0 || rem[idx[j]] > 0) { q[idx[j]]++; total++; }
+  // Hand the missing units to the largest remainders (ties: lowest index),
+  // skipping entries that are exactly zero. Selecting the first `missing` of
+  // that order needs no full sort: O(n) on average instead of O(n log n).
+  std::vector<size_t> idx;
+  idx.reserve(n);
+  for (size_t i = 0; i < n; i++)
+    if (weights[i] > 0 || rem[i] > 0) idx.push_back(i);
+  const auto before = [&](size_t a, size_t b) { return rem[a] > rem[b] || (rem[a] == rem[b] && a < b); };
+  int64_t missing = P - total;
+  if (missing > 0 && (size_t)missing <= idx.size()) {
+    std::nth_element(idx.begin(), idx.begin() + (missing - 1), idx.end(), before);
+    for (int64_t j = 0; j < missing; j++) q[idx[j]]++;
+  } else if (missing > 0) {  // more units than entries (tiny n): go round in order
+    std::sort(idx.begin(), idx.end(), before);
+    for (size_t j = 0; missing > 0; j = (j + 1) % idx.size(), missing--) q[idx[j]]++;
   }
   return q;
 }

@@ -119,8 +119,18 @@ Targets buildTableTargets(const SequenceCounts& counts, const TargetTable& table
   t.B = B;
   t.bits = chooseFixedPointBits(std::max<uint64_t>(counts.totalTokens, (uint64_t)x[last]));
   t.P = int64_t(1) << t.bits;
-  const long double P = (long double)t.P;
-  const std::vector<long double> kappa = binSharesByGroup(counts, K, B);
+  // kappa_{b|j} as sparse rows: most groups touch few length bins.
+  const std::vector<long double> kappaDense = binSharesByGroup(counts, K, B);
+  std::vector<uint32_t> kOff(K + 1, 0), kBin;
+  std::vector<double> kVal;
+  for (uint32_t j = 0; j < K; j++) {
+    for (uint32_t b = 0; b < B; b++)
+      if (kappaDense[(size_t)j * B + b] > 0) {
+        kBin.push_back(b);
+        kVal.push_back((double)kappaDense[(size_t)j * B + b]);
+      }
+    kOff[j + 1] = (uint32_t)kBin.size();
+  }
   const size_t cells = kept.size() - 1;
   t.start.resize(cells);
   t.groupRate.resize(cells * K);
@@ -129,7 +139,6 @@ Targets buildTableTargets(const SequenceCounts& counts, const TargetTable& table
   t.binBase.resize(cells * B);
   std::vector<int64_t> Vg(K, 0), Vb(B, 0);
   std::vector<double> rho(std::max(K, B));
-  std::vector<long double> y(std::max(K, B));
   for (size_t c = 0; c < cells; c++) {
     const size_t g1 = kept[c + 1];
     const uint64_t s0 = (uint64_t)x[kept[c]], s1 = (uint64_t)x[g1];
@@ -139,17 +148,18 @@ Targets buildTableTargets(const SequenceCounts& counts, const TargetTable& table
     std::copy(Vb.begin(), Vb.end(), t.binBase.begin() + c * B);
     // Rows are rescaled to sum to the grid point exactly; rates aim at the next
     // grid point from where the integer targets actually are (error feedback).
-    long double row = 0;
+    double row = 0;
     for (uint32_t k = 0; k < K; k++) row += table.cumulative[g1 * K + k];
-    const long double scale = row > 0 ? (long double)s1 / row : 0;
-    std::vector<long double> ub(B, 0.0L);
+    const double scale = row > 0 ? (double)s1 / row : 0;
+    std::vector<double> ub(B, 0.0);
+    const double Pd = (double)t.P, Wd = (double)W;
     for (uint32_t k = 0; k < K; k++) {
-      y[k] = table.cumulative[g1 * K + k] * scale;
-      rho[k] = (double)std::max(0.0L, (y[k] * P - (long double)Vg[k]) / W);
-      for (uint32_t b = 0; b < B; b++) ub[b] += y[k] * kappa[(size_t)k * B + b];
+      const double yk = table.cumulative[g1 * K + k] * scale;
+      rho[k] = std::max(0.0, (yk * Pd - (double)Vg[k]) / Wd);
+      for (uint32_t i = kOff[k]; i < kOff[k + 1]; i++) ub[kBin[i]] += yk * kVal[i];
     }
     const std::vector<int64_t> qg = quantizeWeights(std::vector<double>(rho.begin(), rho.begin() + K), t.bits);
-    for (uint32_t b = 0; b < B; b++) rho[b] = (double)std::max(0.0L, (ub[b] * P - (long double)Vb[b]) / W);
+    for (uint32_t b = 0; b < B; b++) rho[b] = std::max(0.0, (ub[b] * Pd - (double)Vb[b]) / Wd);
     const std::vector<int64_t> qb = quantizeWeights(std::vector<double>(rho.begin(), rho.begin() + B), t.bits);
     for (uint32_t k = 0; k < K; k++) {
       t.groupRate[c * K + k] = (uint32_t)qg[k];

@@ -14,6 +14,8 @@ export interface BenchFlags {
   lambda: string;
   /** true (bare flag: every size) or a list of sizes */
   baseline?: boolean | string;
+  /** true (bare flag: every size) or a list of sizes */
+  curriculum?: boolean | string;
   maxSeconds?: string;
   out?: string;
 }
@@ -48,6 +50,8 @@ export async function benchSchedulerCommand(flags: BenchFlags): Promise<void> {
     groups: parseCount('--groups', flags.groups),
     lambda: parseNumber('--lambda', flags.lambda),
     baselineSizes,
+    curriculumSizes:
+      flags.curriculum === true ? sizes : typeof flags.curriculum === 'string' ? parseCountList('--curriculum', flags.curriculum) : undefined,
     maxSeconds: optional('--max-seconds', flags.maxSeconds, parseNumber),
     out: flags.out,
   });

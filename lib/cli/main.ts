@@ -74,6 +74,7 @@ export function buildProgram(): Command {
     .option('--groups <k>', 'number of groups', '10000')
     .option('--lambda <x>', 'length-bin weight', '1')
     .option('--baseline [list]', 'also time the brute-force baseline (at every size, or at the listed sizes)')
+    .option('--curriculum [list]', 'also time a curriculum schedule of the same corpus (at every size, or at the listed sizes)')
     .option('--max-seconds <s>', 'wall-clock limit per run (default: 600)')
     .option('--out <file.json>', 'also write the results as JSON')
     .action((flags: BenchFlags) => benchSchedulerCommand(flags));
