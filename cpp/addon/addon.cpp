@@ -8,18 +8,6 @@
 
 namespace curricula::addon {
 
-template <typename Fn>
-static auto guarded(Napi::Env env, Fn fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const std::invalid_argument& e) {
-    throw makeError(env, kValidation, e.what());
-  } catch (const std::exception& e) {
-    throw makeError(env, kInternal, e.what());
-  }
-}
 
 // noise(seed, step, index): the standard normal draw used for sigma > 0.
 Napi::Value Noise(const Napi::CallbackInfo& info) {

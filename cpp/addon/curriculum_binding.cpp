@@ -64,18 +64,6 @@ Napi::Object tableToJs(Napi::Env env, TargetTable&& t) {
   return out;
 }
 
-template <typename Fn>
-auto guarded(Napi::Env env, Fn fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const std::invalid_argument& e) {
-    throw makeError(env, kValidation, e.what());
-  } catch (const std::exception& e) {
-    throw makeError(env, kInternal, e.what());
-  }
-}
 
 struct TableArgs {
   OwnedCurriculum cur;

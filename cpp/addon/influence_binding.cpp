@@ -117,20 +117,6 @@ unsigned threadsArg(const Napi::CallbackInfo& info, size_t i) {
   return (unsigned)t;
 }
 
-template <typename Fn>
-auto guarded(Napi::Env env, Fn fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const std::invalid_argument& e) {
-    throw makeError(env, kValidation, e.what());
-  } catch (const std::bad_alloc&) {
-    throw makeError(env, kInternal, "out of memory");
-  } catch (const std::exception& e) {
-    throw makeError(env, kInternal, e.what());
-  }
-}
 
 struct ProgressMsg { size_t done, rows; };
 

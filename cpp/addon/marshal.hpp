@@ -4,6 +4,8 @@
 #pragma once
 #include <napi.h>
 
+#include <new>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,22 @@ inline Napi::Error makeError(Napi::Env env, const std::string& code, const std::
 constexpr const char* kValidation = "ERR_CURRICULA_VALIDATION";
 constexpr const char* kAborted = "ABORT_ERR";
 constexpr const char* kInternal = "ERR_CURRICULA_INTERNAL";
+
+// Runs `fn`, mapping core exceptions onto the error codes the facade understands.
+template <typename Fn>
+auto guarded(Napi::Env env, Fn fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::invalid_argument& e) {
+    throw makeError(env, kValidation, e.what());
+  } catch (const std::bad_alloc&) {
+    throw makeError(env, kInternal, "out of memory");
+  } catch (const std::exception& e) {
+    throw makeError(env, kInternal, e.what());
+  }
+}
 
 // Keeps the typed arrays of a corpus alive while native code reads them.
 struct CorpusHandle {

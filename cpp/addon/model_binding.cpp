@@ -137,19 +137,6 @@ Napi::Object trainResultToJs(Napi::Env env, const TrainResult& r) {
   return o;
 }
 
-// Maps core exceptions onto the error codes the facade understands.
-template <typename Fn>
-auto guarded(Napi::Env env, Fn fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const std::invalid_argument& e) {
-    throw makeError(env, kValidation, e.what());
-  } catch (const std::exception& e) {
-    throw makeError(env, kInternal, e.what());
-  }
-}
 
 struct TrainMsg { uint64_t step, steps, tokens; float loss; };
 
