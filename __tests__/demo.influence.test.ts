@@ -5,6 +5,9 @@
  * step's scores equal influenceDelta on naively summed features; the data
  * split keeps the influence target set apart from the evaluation target set.
  */
+import { chunkCosineSync } from '../lib/analysis/chunk-cosine';
+import { stableRankSync } from '../lib/analysis/stable-rank';
+import { analyseGradients, evenBatches, shuffledOrder } from '../lib/demo/analysis';
 import { prepareDemoData, type DemoData } from '../lib/demo/data';
 import {
   influenceAt,
@@ -13,7 +16,7 @@ import {
   layerProjection,
   padLinearInputs,
 } from '../lib/demo/influence';
-import { initModel, perExampleGradients, perExampleLinearInputs, type LayerName, type ModelShape } from '../lib/demo/model';
+import { batchGradients, initModel, perExampleGradients, perExampleLinearInputs, type LayerName, type ModelShape } from '../lib/demo/model';
 import { permuteSequences, packDocuments } from '../lib/demo/pack';
 import { InfluenceAccumulator } from '../lib/influence/accumulator';
 import { normaliseScores } from '../lib/influence/normalise';
@@ -160,6 +163,36 @@ describe('influence step', () => {
     await expect(influenceAt(shape, params, data, { perGenre: -1 })).rejects.toMatchObject({ field: 'influence.perGenre' });
     await expect(influenceAt(shape, params, data, { normalise: { step: 0 } })).rejects.toMatchObject({ field: 'influence.normalise.step' });
     await expect(influenceAt(shape, params, data, { inProj: 1.5 })).rejects.toMatchObject({ field: 'influence.inProj' });
+  });
+});
+
+describe('gradient analyses', () => {
+  test('stable rank and chunk cosine equal the library functions on batchGradients and Kronecker features; the shuffle permutes the same sequences', async () => {
+    const order = Uint32Array.from({ length: 40 }, (_, i) => (i * 37) % 300);
+    const proj = { inProj: 3, outProj: 4, seed: 2, batch: 16 };
+    const a = await analyseGradients({ shape, data, influence: proj, slot: (fn) => fn() }, params, 'test', order, 5, { batches: 3, rows: 4, chunks: 5, cosineLayer: 'hidden' });
+    const shuffle = shuffledOrder(order, 5);
+    expect([...shuffle].sort((x, y) => x - y)).toEqual([...order].sort((x, y) => x - y));
+    expect(Array.from(shuffle)).not.toEqual(Array.from(order));
+    for (const [kind, o] of [['greedy', order], ['shuffle', shuffle]] as const) {
+      const batches = evenBatches(o, 3, 4);
+      expect(batches.map((b) => b.length)).toEqual([4, 4, 4]);
+      expect(Array.from(batches[2])).toEqual(Array.from(o.subarray(36, 40)));
+      const want = (['hidden', 'output'] as LayerName[]).flatMap((layer) => {
+        const g = batchGradients(shape, params, data.train.tokens, batches, layer);
+        const mats = batches.map((_, i) => ({ data: Float32Array.from(g.data.subarray(i * g.rows * g.cols, (i + 1) * g.rows * g.cols)), rows: g.rows, cols: g.cols, layer }));
+        return stableRankSync(mats, { threads: 1 }).layers;
+      });
+      a[kind].stableRank.forEach((l, i) => {
+        expect(l.layer).toBe(want[i].layer);
+        expect(l.min).toBeCloseTo(want[i].min, 9);
+        expect(l.mean).toBeCloseTo(want[i].mean, 9);
+      });
+      const f = await kroneckerFeatures(shape, params, data.train.tokens, o, 'hidden', proj);
+      const cos = chunkCosineSync(Uint32Array.from(o, (_, i) => i), { data: Float64Array.from(f.data), rows: f.rows, cols: f.cols }, 5, { threads: 1 });
+      a[kind].cosine.matrix.forEach((x, i) => expect(x).toBeCloseTo(cos.cosine[i], 9));
+    }
+    expect(a.cosineDim).toBe(12);
   });
 });
 

@@ -14,7 +14,7 @@ import { AbortError } from '../errors';
 import { uniformAt } from '../curriculum/random';
 import type { DemoData } from './data';
 import { kroneckerFeatures, type InfluenceOptionsParsed } from './influence';
-import { batchGradients, type LayerName, type ModelShape } from './model';
+import { layerDims, perExampleGradientsAsync, type LayerName, type ModelShape } from './model';
 
 export const analysisOptionsSchema = z
   .object({
@@ -101,10 +101,15 @@ async function analyseOrder(
   const ranks: LayerSummary[] = [];
   for (const layer of layers) {
     const g = await ctx.slot(async () => {
-      const b = batchGradients(ctx.shape, params, ctx.data.train.tokens, batches, layer);
+      // batchGradients' layout (batch after batch, one row per example), computed off the event loop
+      const examples = new Uint32Array(batches.length * batches[0].length);
+      batches.forEach((b, i) => examples.set(b, i * b.length));
+      const data = await perExampleGradientsAsync(ctx.shape, params, ctx.data.train.tokens, layer, examples);
+      const d = layerDims(ctx.shape, layer);
+      const b = { numBatches: batches.length, rows: batches[0].length, cols: (d.in + 1) * d.out };
       const mats = Array.from({ length: b.numBatches }, (_, i) => ({
         // a view made by this realm's constructor over the addon's buffer (instanceof checks hold under jest's vm realms)
-        data: new Float32Array(b.data.buffer, b.data.byteOffset + i * b.rows * b.cols * 4, b.rows * b.cols),
+        data: new Float32Array(data.buffer, data.byteOffset + i * b.rows * b.cols * 4, b.rows * b.cols),
         rows: b.rows,
         cols: b.cols,
         layer,
