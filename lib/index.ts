@@ -98,7 +98,21 @@ export {
   paramCount,
 } from './demo/model';
 export type { ModelShape, TokenSequences, TrainedModel, TrainOptions, LinearInputs, BatchGradients, LossReport, LayerName } from './demo/model';
-export { runDemo, baselineConfiguration, fixedMixtureConfiguration, targetShareConfiguration } from './demo/run';
+export {
+  runDemo,
+  baselineConfiguration,
+  fixedMixtureConfiguration,
+  targetShareConfiguration,
+  terrificConfiguration,
+  terrificAverageConfiguration,
+  curriculumConfiguration,
+  defaultConfigurations,
+  configurationsByName,
+} from './demo/run';
 export type { Configuration, DemoContext, DemoOptions, DemoResults, OrderPlan } from './demo/run';
+export { influenceAt, kroneckerFeatures, influenceExamples } from './demo/influence';
+export type { InfluenceOptions, InfluenceResult } from './demo/influence';
+export { analyseGradients } from './demo/analysis';
+export type { GradientAnalysis } from './demo/analysis';
 export { prepareDemoData } from './demo/data';
 export type { DemoData } from './demo/data';

@@ -105,3 +105,46 @@ export function packDocuments(docs: readonly PackInput[], opts: PackOptions): Pa
   for (let s = 0; s < sequenceGroup.length; s++) sequenceGroup[s] = group[segOffsets[s]];
   return { set, tokens: { ids, offsets: Uint32Array.from(offsets) }, segmentDoc: Uint32Array.from(segmentDoc), sequenceGroup, seqLength: L };
 }
+
+/**
+ * The same sequences in another order: sequence i of the result is sequence
+ * perm[i] of `p` (segments, tokens and groups move with it). `perm` must be a
+ * permutation of 0..M-1.
+ */
+export function permuteSequences(p: PackedCorpus, perm: Uint32Array): PackedCorpus {
+  const M = p.tokens.offsets.length - 1;
+  if (perm.length !== M) throw new ValidationError('perm', `Expected ${M} entries for \`perm\` but received ${perm.length}`);
+  const seen = new Uint8Array(M);
+  perm.forEach((s, i) => {
+    if (!(s < M) || seen[s]) throw new ValidationError(`perm[${i}]`, `\`perm\` is not a permutation of 0..${M - 1}: perm[${i}] = ${s}`);
+    seen[s] = 1;
+  });
+  const src = p.set;
+  const nnz = src.group.length;
+  const segOffsets = new BigUint64Array(M + 1);
+  const group = new Uint32Array(nnz);
+  const bin = new Uint32Array(nnz);
+  const tokens = new Uint32Array(nnz);
+  const segmentDoc = new Uint32Array(nnz);
+  const ids = new Uint32Array(p.tokens.ids.length);
+  const offsets = new Uint32Array(M + 1);
+  let seg = 0;
+  let pos = 0;
+  for (let i = 0; i < M; i++) {
+    const s = perm[i];
+    for (let k = Number(src.offsets[s]); k < Number(src.offsets[s + 1]); k++, seg++) {
+      group[seg] = src.group[k];
+      bin[seg] = src.bin[k];
+      tokens[seg] = src.tokens[k];
+      segmentDoc[seg] = p.segmentDoc[k];
+    }
+    segOffsets[i + 1] = BigInt(seg);
+    const piece = p.tokens.ids.subarray(p.tokens.offsets[s], p.tokens.offsets[s + 1]);
+    ids.set(piece, pos);
+    pos += piece.length;
+    offsets[i + 1] = pos;
+  }
+  const set: SequenceSet = { ...src, offsets: segOffsets, group, bin, tokens };
+  validateSequenceSet(set);
+  return { set, tokens: { ids, offsets }, segmentDoc, sequenceGroup: Uint32Array.from(perm, (s) => p.sequenceGroup[s]), seqLength: p.seqLength };
+}

@@ -1,11 +1,11 @@
 /**
  * The end-to-end demo as a pipeline of named stages:
- *   data -> plan (one training order per configuration) -> train+evaluate
- *   (every configuration x seed) -> fidelity -> report.
- * A configuration only has to produce a training order (and the curriculum
- * behind it); Baseline schedules the corpus mixture greedily. TerRIFIC,
- * TerRIFIC-AVG and Curriculum plug in as further `Configuration`s, using the
- * helpers on `DemoContext` (scheduling, training, evaluation, gradients).
+ *   data -> configurations (plan an order, then train + evaluate every seed;
+ *   all configurations and the gradient analyses run concurrently through one
+ *   limiter of `concurrency` heavy native jobs) -> fidelity -> report.
+ * A configuration only has to produce a training order and the curriculum
+ * behind it (lib/demo/configurations.ts); the context offers scheduling,
+ * training, evaluation, the shared reference run and the influence step.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -13,12 +13,18 @@ import * as path from 'path';
 import { z } from 'zod';
 
 import { parseOptions } from '../config';
+import type { Curriculum } from '../curriculum/curriculum';
+import { curriculumToJson } from '../curriculum/serialize';
+import type { TargetTable } from '../binding';
 import { AbortError, ValidationError } from '../errors';
 import { fidelityReport, type FidelityReport } from '../fidelity';
 import { writeFileAtomic } from '../io/atomic';
-import { corpusMixture, validateMixture } from '../io/mixture';
+import { corpusMixture } from '../io/mixture';
 import { schedule } from '../scheduler';
+import { analyseGradients, analysisOptionsSchema, type GradientAnalysis } from './analysis';
+import { defaultConfigurations, metaSampleTokens, orderTokens } from './configurations';
 import { demoDataOptionsSchema, prepareDemoData, type DemoData, type EvalSet } from './data';
+import { influenceAt, influenceExamples, influenceOptionsSchema, type InfluenceExamples, type InfluenceResult } from './influence';
 import {
   evalLoss,
   lrScheduleSchema,
@@ -29,7 +35,18 @@ import {
   type TrainedModel,
 } from './model';
 import { silentProgress, type DemoProgress } from './progress';
-import { renderReport } from './report';
+import { renderReport, renderSummarySvg } from './report';
+
+export {
+  baselineConfiguration,
+  curriculumConfiguration,
+  defaultConfigurations,
+  configurationsByName,
+  fixedMixtureConfiguration,
+  targetShareConfiguration,
+  terrificAverageConfiguration,
+  terrificConfiguration,
+} from './configurations';
 
 export const demoOptionsSchema = z
   .object({
@@ -45,21 +62,39 @@ export const demoOptionsSchema = z
     batchSize: z.int().min(1).default(4),
     lr: lrScheduleSchema.default({ peak: 1, decay: 'cosine', warmupSteps: 10, final: 0.1 }),
     clipNorm: z.number().finite().min(0).default(5),
-    /** model-initialisation seeds; every configuration is trained once per seed */
+    /** model-initialisation seeds; every configuration is trained and evaluated once per seed */
     seeds: z.array(z.int().min(0).max(0xffffffff)).min(1).default([1, 2, 3]),
+    /** seed of the reference run and the meta-iteration runs (the influence step's models), kept apart from `seeds` */
+    referenceSeed: z.int().min(0).max(0xffffffff).default(0),
     /** checkpoints spaced geometrically in tokens between first and last (fractions of the budget) */
     checkpoints: z
       .object({ count: z.int().min(1).max(100).default(5), first: z.number().gt(0).max(1).default(0.05), last: z.number().gt(0).max(1).default(0.8) })
       .strict()
       .refine((c) => c.first <= c.last, { message: 'first must be <= last' })
       .default({ count: 5, first: 0.05, last: 0.8 }),
-    /** trainings run at once (each on its own thread) */
+    /** the influence step (per-example Kronecker features, scores, Δℓ) */
+    influence: influenceOptionsSchema.default(() => influenceOptionsSchema.parse({})),
+    /** static TerRIFIC / TerRIFIC-AVG: mixture = softmax(log baseline + eta·Δℓ) */
+    terrific: z.object({ eta: z.number().finite().min(0).default(2) }).strict().default({ eta: 2 }),
+    /** Algorithm 1: meta-iterations, Δf samples per iteration (B), step η and sampling seed */
+    curriculum: z
+      .object({
+        iterations: z.int().min(1).max(20).default(2),
+        samples: z.int().min(1).max(64).default(3),
+        eta: z.number().finite().min(0).default(1),
+        seed: z.int().min(0).max(0xffffffff).default(0),
+      })
+      .strict()
+      .default({ iterations: 2, samples: 3, eta: 1, seed: 0 }),
+    /** stable rank and chunk cosine of the Baseline order vs a shuffle */
+    analysis: analysisOptionsSchema.default(() => analysisOptionsSchema.parse({})),
+    /** heavy native jobs (trainings, influence steps, analyses) run at once */
     concurrency: z.int().min(1).max(16).default(2),
     /** threads per evaluation */
     evalThreads: z.int().min(1).max(16).default(1),
     /** scheduler: weight of the document-length-bin family */
     lambda: z.number().finite().min(0).default(1),
-    /** seed of the random shuffle the fidelity report compares against */
+    /** seed of the random shuffle the fidelity report and the gradient analyses compare against */
     shuffleSeed: z.int().min(0).default(0),
     signal: z.instanceof(AbortSignal).optional(),
   })
@@ -67,18 +102,17 @@ export const demoOptionsSchema = z
 export type DemoOptions = z.input<typeof demoOptionsSchema>;
 export type DemoOptionsParsed = z.output<typeof demoOptionsSchema>;
 
-/** A piece of a curriculum: from `startTokens` on, the order follows `mixture`. */
-export interface CurriculumPhase {
-  startTokens: number;
-  mixture: number[];
-}
-
 export interface OrderPlan {
   /** sequence ids (into ctx.data.train) in training order, about `budget` tokens */
   order: Uint32Array;
-  /** the mixture the fidelity report compares the order against */
+  /** the genre mixture averaged over the order's tokens (a fixed mixture: that mixture) */
   mixture: Float64Array;
-  curriculum: CurriculumPhase[];
+  /** what the fidelity report compares the order against: the fixed mixture or the curriculum's target table */
+  targets: Float64Array | TargetTable;
+  /** the curriculum behind the order (a static mixture is a one-knot curriculum) */
+  curriculum: Curriculum;
+  /** true for a learned (time-varying) curriculum: it goes to curriculum.json */
+  learned?: boolean;
   /** anything the configuration wants in results.json */
   notes?: Record<string, unknown>;
 }
@@ -113,8 +147,10 @@ export interface ConfigurationResult {
   description: string;
   orderSequences: number;
   orderTokens: number;
+  /** the genre mixture averaged over the order */
   mixture: number[];
-  curriculum: CurriculumPhase[];
+  /** the curriculum (lossless JSON object, curricula.curriculum format) */
+  curriculum: unknown;
   /** realized group shares of the order in windows ending at these token counts */
   realized: { tokens: number[]; shares: number[][] };
   runs: RunResult[];
@@ -122,12 +158,14 @@ export interface ConfigurationResult {
   heldOutLoss: MeanStd;
   perGenre: (MeanStd | null)[];
   fidelity: FidelityReport;
+  /** seconds from the start of the configuration's planning to its order */
+  planSeconds: number;
   notes?: Record<string, unknown>;
 }
 
 export interface DemoResults {
   format: 'curricula.demo';
-  version: 1;
+  version: 2;
   options: Omit<DemoOptionsParsed, 'signal'>;
   data: {
     genres: string[];
@@ -140,15 +178,24 @@ export interface DemoResults {
     trainTokens: number;
     targetDocuments: string[];
     targetTokens: number;
+    influenceDocuments: string[];
+    influenceTokens: number;
     heldOutDocuments: number;
     heldOutTokens: number;
     corpusMixture: number[];
   };
   model: { shape: ModelShape; parameters: number };
   checkpoints: number[];
+  /** the reference run: the Baseline order trained with referenceSeed; the influence step's models */
+  reference: { seed: number; checkpoints: number[]; influenceExamples: { perGenre: number[]; target: number } };
   configurations: ConfigurationResult[];
+  /** which configuration's curriculum is in curriculum.json */
+  curriculumFile: string;
+  analysis: GradientAnalysis | null;
   timings: { stage: string; seconds: number }[];
   totalSeconds: number;
+  /** CPU seconds of this process (all threads) over the run */
+  cpuSeconds: number;
 }
 
 /** Everything a configuration can use while it plans its order. */
@@ -156,16 +203,30 @@ export interface DemoContext {
   options: DemoOptionsParsed;
   data: DemoData;
   shape: ModelShape;
-  /** checkpoint token counts (geometric) */
+  /** checkpoint token counts (geometric) of every run */
   checkpoints: number[];
+  /** the training corpus's genre mixture */
+  baseMixture: Float64Array;
   progress: DemoProgress;
   signal?: AbortSignal;
   /** greedy order following `mixture` for the budget (or `budget` tokens), continuing `resume` if given */
   scheduleMixture(mixture: Float64Array, opts?: { budget?: number; resume?: Uint32Array; label?: string }): Promise<Uint32Array>;
-  /** one training run over `order` with the demo's optimiser settings */
-  train(order: Uint32Array, seed: number, label?: string): Promise<TrainedModel>;
+  /** greedy order following a curriculum for the budget, and the target table it followed */
+  scheduleCurriculum(curriculum: Curriculum, opts?: { label?: string }): Promise<{ order: Uint32Array; table: TargetTable }>;
+  /** one training run over `order` with the demo's optimiser (checkpoints: the geometric ones unless given) */
+  train(order: Uint32Array, seed: number, label?: string, opts?: { checkpoints?: number[]; priority?: number }): Promise<TrainedModel>;
   /** target-set and held-out losses of `params` */
   evaluate(params: Float32Array): Promise<{ target: LossReport; heldOut: LossReport }>;
+  /** loss on the influence target set (target-like, never the evaluation documents) */
+  evaluateInfluenceTarget(params: Float32Array): Promise<{ influenceTarget: number }>;
+  /** the Baseline order (scheduled once) */
+  referenceOrder(): Promise<Uint32Array>;
+  /** the Baseline order trained once with referenceSeed, checkpoints at the geometric points and the t = 0 curriculum samples */
+  referenceRun(): Promise<TrainedModel>;
+  /** the checkpoint a run saved for the requested token count */
+  checkpointAt(run: TrainedModel, requestedTokens: number): { tokens: number; params: Float32Array };
+  /** the influence step at `params` (memoized per parameter array) */
+  influence(params: Float32Array, label?: string): Promise<InfluenceResult>;
 }
 
 /** Geometric token counts: count points from first*budget to last*budget. */
@@ -182,16 +243,10 @@ export function meanStd(xs: readonly number[]): MeanStd {
   return { mean, std: Math.sqrt(v) };
 }
 
-function orderTokens(data: DemoData, order: Uint32Array): number {
-  let t = 0;
-  for (const s of order) t += data.train.tokens.offsets[s + 1] - data.train.tokens.offsets[s];
-  return t;
-}
-
 /** Group shares of the order in windows ending at geometric token counts (the realized curriculum). */
 export function realizedMixture(data: DemoData, order: Uint32Array, points = 24): { tokens: number[]; shares: number[][] } {
   const set = data.train.set;
-  const total = orderTokens(data, order);
+  const total = orderTokens({ data }, order);
   const ends = [...new Set(Array.from({ length: points }, (_, i) => Math.max(1, Math.round(total * Math.pow(0.01, 1 - i / (points - 1))))))];
   const K = set.numGroups;
   const tokens: number[] = [];
@@ -217,48 +272,6 @@ export function realizedMixture(data: DemoData, order: Uint32Array, points = 24)
   return { tokens, shares };
 }
 
-/** A configuration that schedules one fixed mixture greedily under the budget. */
-export function fixedMixtureConfiguration(
-  name: string,
-  description: string,
-  mixture: (ctx: DemoContext) => Float64Array,
-): Configuration {
-  return {
-    name,
-    description,
-    async plan(ctx) {
-      const m = validateMixture(mixture(ctx), ctx.data.train.set.numGroups, ctx.data.genres);
-      const order = await ctx.scheduleMixture(m, { label: name });
-      return { order, mixture: m, curriculum: [{ startTokens: 0, mixture: Array.from(m) }] };
-    },
-  };
-}
-
-/** Baseline: the training corpus's own genre mixture, ordered by the greedy scheduler. */
-export const baselineConfiguration: Configuration = fixedMixtureConfiguration(
-  'Baseline',
-  'corpus mixture + greedy scheduler',
-  (ctx) => corpusMixture(ctx.data.train.set),
-);
-
-/**
- * The sanity pair: the same budget with no target-genre tokens, and with
- * `share` of them from the target genre (the rest in corpus proportions).
- */
-export function targetShareConfiguration(share: number): Configuration {
-  const pct = Math.round(share * 100);
-  return fixedMixtureConfiguration(
-    `Target ${pct}%`,
-    `corpus mixture with the target genre's share set to ${pct}%`,
-    (ctx) => {
-      const m = corpusMixture(ctx.data.train.set);
-      const t = ctx.data.target;
-      const rest = 1 - m[t];
-      return m.map((x, j) => (j === t ? share : (x * (1 - share)) / rest));
-    },
-  );
-}
-
 function downsampleCurve(model: TrainedModel, batchTokens: number[], points = 40): { tokens: number[]; loss: number[] } {
   const n = model.stepLoss.length;
   const w = Math.max(1, Math.ceil(n / points));
@@ -279,26 +292,58 @@ function downsampleCurve(model: TrainedModel, batchTokens: number[], points = 40
   return { tokens, loss };
 }
 
-/** Runs fn over items with at most `limit` in flight; results in item order. */
-async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i], i);
+/**
+ * At most `n` jobs at once; waiting jobs start by priority (lower first),
+ * then in arrival order. A job must not wait for another slot while it holds one.
+ */
+export function createLimiter(n: number): <T>(fn: () => Promise<T>, priority?: number) => Promise<T> {
+  let active = 0;
+  let arrivals = 0;
+  const queue: { priority: number; seq: number; start: () => void }[] = [];
+  const next = () => {
+    while (active < n && queue.length > 0) {
+      queue.sort((a, b) => a.priority - b.priority || a.seq - b.seq);
+      const job = queue.shift()!;
+      active++;
+      job.start();
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
+  return <T>(fn: () => Promise<T>, priority = 1) =>
+    new Promise<T>((resolve, reject) => {
+      queue.push({
+        priority,
+        seq: arrivals++,
+        start: () => {
+          Promise.resolve()
+            .then(fn)
+            .then(resolve, reject)
+            .finally(() => {
+              active--;
+              next();
+            });
+        },
+      });
+      next();
+    });
 }
 
 function seconds(since: bigint): number {
   return Number(process.hrtime.bigint() - since) / 1e9;
 }
 
+function cpuSecondsSince(start: NodeJS.CpuUsage): number {
+  const u = process.cpuUsage(start);
+  return (u.user + u.system) / 1e6;
+}
+
 function evalSetLoss(ctx: { shape: ModelShape; options: DemoOptionsParsed }, params: Float32Array, set: EvalSet, K: number) {
   return evalLoss(ctx.shape, params, set.tokens, { groups: set.groups, numGroups: K, threads: ctx.options.evalThreads });
+}
+
+/** Memoizes an async thunk (the first call starts it). */
+function once<T>(fn: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => (p ??= fn());
 }
 
 export interface DemoRun {
@@ -307,28 +352,37 @@ export interface DemoRun {
   models: Map<string, TrainedModel[]>;
   plans: Map<string, OrderPlan>;
   data: DemoData;
-  files: { results: string; report: string; curriculum: string };
+  /** the reference run (undefined when nothing needed it) */
+  reference?: TrainedModel;
+  files: { results: string; report: string; curriculum: string; summary: string };
 }
 
 /**
- * Runs the demo and writes results.json, curriculum.json and report.html into
- * options.out (each atomically). `configurations` defaults to Baseline only.
+ * Runs the demo and writes results.json, curriculum.json, report.html and
+ * report.svg (the main charts) into options.out, each atomically.
+ * `configurations` defaults to Baseline, TerRIFIC, TerRIFIC-AVG, Curriculum.
  */
 export async function runDemo(
   options: DemoOptions = {},
-  configurations: readonly Configuration[] = [baselineConfiguration],
+  configurations: readonly Configuration[] = defaultConfigurations(),
   progress: DemoProgress = silentProgress(),
 ): Promise<DemoRun> {
   const o = parseOptions(demoOptionsSchema, options);
-  if (configurations.length === 0) throw new ValidationError('configurations', 'Expected at least one configuration');
+  if (!Array.isArray(configurations) || configurations.length === 0) throw new ValidationError('configurations', 'Expected at least one configuration');
   const names = configurations.map((c) => c.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup !== undefined) throw new ValidationError('configurations', `configuration name ${JSON.stringify(dup)} appears twice`);
-  const signal = o.signal;
+  // one internal signal: the caller's abort, or the first failure, stops every job
+  const internal = new AbortController();
+  const onOuterAbort = () => internal.abort();
+  o.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  if (o.signal?.aborted) internal.abort();
+  const signal = internal.signal;
   const checkAbort = () => {
-    if (signal?.aborted) throw new AbortError();
+    if (signal.aborted) throw new AbortError();
   };
   const start = process.hrtime.bigint();
+  const cpuStart = process.cpuUsage();
   const timings: { stage: string; seconds: number }[] = [];
   const stage = async <T>(name: string, fn: () => Promise<T> | T): Promise<T> => {
     checkAbort();
@@ -340,175 +394,298 @@ export async function runDemo(
     return r;
   };
 
-  // Stage: data
-  const data = await stage('data', () => prepareDemoData(o.data));
-  const K = data.genres.length;
-  const shape: ModelShape = { vocab: data.vocab.words.length, ...o.model };
-  const available = data.train.tokens.ids.length;
-  if (o.budget > available) {
-    throw new ValidationError('budget', `Expected \`budget\` <= ${available} (training tokens) but received ${o.budget}`);
-  }
-  const checkpoints = geometricCheckpoints(o.budget, o.checkpoints.count, o.checkpoints.first, o.checkpoints.last);
-
-  const ctx: DemoContext = {
-    options: o,
-    data,
-    shape,
-    checkpoints,
-    progress,
-    signal,
-    async scheduleMixture(mixture, opts = {}) {
-      const budget = opts.budget ?? o.budget;
-      const task = progress.task(`schedule ${opts.label ?? ''}`.trim(), budget, 'tokens');
-      try {
-        const r = await schedule(data.train.set, {
-          mixture,
-          lambda: o.lambda,
-          budget,
-          resume: opts.resume,
-          signal,
-          onProgress: (p) => task.update(p.tokens),
-        });
-        return r.order instanceof Uint32Array ? r.order : Uint32Array.from(r.order, Number);
-      } finally {
-        task.done();
-      }
-    },
-    async train(order, seed, label) {
-      const task = progress.task(label ?? `train seed ${seed}`, orderTokens(data, order), 'tokens');
-      try {
-        return await trainModel(shape, { seed }, data.train.tokens, order, {
-          batchSize: o.batchSize,
-          lr: o.lr,
-          clipNorm: o.clipNorm,
-          checkpoints,
-          signal,
-          onProgress: (p) => task.update(p.tokens, `loss ${p.loss.toFixed(3)}`),
-        });
-      } finally {
-        task.done();
-      }
-    },
-    async evaluate(params) {
-      const target = await evalSetLoss(ctx, params, data.targetSet, K);
-      const heldOut = await evalSetLoss(ctx, params, data.heldOut, K);
-      return { target, heldOut };
-    },
-  };
-
-  // Stage: plan (one order per configuration)
-  const plans = new Map<string, OrderPlan>();
-  await stage('plan', async () => {
-    for (const c of configurations) {
-      checkAbort();
-      plans.set(c.name, await c.plan(ctx));
+  try {
+    // Stage: data
+    const data = await stage('data', () => prepareDemoData(o.data));
+    const K = data.genres.length;
+    const shape: ModelShape = { vocab: data.vocab.words.length, ...o.model };
+    const available = data.train.tokens.ids.length;
+    if (o.budget > available) {
+      throw new ValidationError('budget', `Expected \`budget\` <= ${available} (training tokens) but received ${o.budget}`);
     }
-  });
+    const checkpoints = geometricCheckpoints(o.budget, o.checkpoints.count, o.checkpoints.first, o.checkpoints.last);
+    const baseMixture = corpusMixture(data.train.set);
+    const slot = createLimiter(o.concurrency);
+    let examples: InfluenceExamples | undefined;
+    const influenceMemo = new Map<Float32Array, Promise<InfluenceResult>>();
+    let reference: TrainedModel | undefined;
+    // the checkpoint token counts each run was asked for (checkpointAt maps them to saved checkpoints)
+    const requestedOf = new WeakMap<TrainedModel, number[]>();
 
-  // Stage: train + evaluate every configuration x seed
-  const jobs = configurations.flatMap((c) => o.seeds.map((seed) => ({ c, seed })));
-  const trained = new Array<TrainedModel>(jobs.length);
-  const runs = await stage('train+evaluate', () =>
-    pool(jobs, o.concurrency, async ({ c, seed }, i): Promise<RunResult> => {
-      const t0 = process.hrtime.bigint();
-      const order = plans.get(c.name)!.order;
-      const model = await ctx.train(order, seed, `${c.name} seed ${seed}`);
-      const { target, heldOut } = await ctx.evaluate(model.params);
-      trained[i] = model;
-      const batchTokens: number[] = [];
-      for (let i = 0; i < order.length; i += o.batchSize) batchTokens.push(orderTokens(data, order.subarray(i, i + o.batchSize)));
-      return {
-        seed,
-        tokens: model.tokens,
-        targetLoss: target.mean,
-        heldOutLoss: heldOut.mean,
-        perGenre: heldOut.perGroup!.map((x, j) => (j === data.target ? null : x)),
-        curve: downsampleCurve(model, batchTokens),
-        checkpointTokens: model.checkpoints.map((cp) => cp.tokens),
-        seconds: seconds(t0),
-      };
-    }),
-  );
-  const models = new Map<string, TrainedModel[]>(
-    configurations.map((c) => [c.name, trained.filter((_, i) => jobs[i].c === c)]),
-  );
+    const ctx: DemoContext = {
+      options: o,
+      data,
+      shape,
+      checkpoints,
+      baseMixture,
+      progress,
+      signal,
+      async scheduleMixture(mixture, opts = {}) {
+        const budget = opts.budget ?? o.budget;
+        const task = progress.task(`schedule ${opts.label ?? ''}`.trim(), budget, 'tokens');
+        try {
+          const r = await schedule(data.train.set, {
+            mixture,
+            lambda: o.lambda,
+            budget,
+            resume: opts.resume,
+            threads: 1,
+            signal,
+            onProgress: (p) => task.update(p.tokens),
+          });
+          return r.order instanceof Uint32Array ? r.order : Uint32Array.from(r.order, Number);
+        } finally {
+          task.done();
+        }
+      },
+      async scheduleCurriculum(curriculum, opts = {}) {
+        const task = progress.task(`schedule ${opts.label ?? ''}`.trim(), o.budget, 'tokens');
+        try {
+          const r = await schedule(data.train.set, {
+            curriculum,
+            lambda: o.lambda,
+            budget: o.budget,
+            threads: 1,
+            signal,
+            onProgress: (p) => task.update(p.tokens),
+          });
+          const order = r.order instanceof Uint32Array ? r.order : Uint32Array.from(r.order, Number);
+          return { order, table: r.targets! };
+        } finally {
+          task.done();
+        }
+      },
+      train(order, seed, label, opts = {}) {
+        return slot(async () => {
+          const task = progress.task(label ?? `train seed ${seed}`, orderTokens({ data }, order), 'tokens');
+          try {
+            const wanted = opts.checkpoints ?? checkpoints;
+            const run = await trainModel(shape, { seed }, data.train.tokens, order, {
+              batchSize: o.batchSize,
+              lr: o.lr,
+              clipNorm: o.clipNorm,
+              checkpoints: wanted,
+              signal,
+              onProgress: (p) => task.update(p.tokens, `loss ${p.loss.toFixed(3)}`),
+            });
+            requestedOf.set(run, wanted);
+            return run;
+          } finally {
+            task.done();
+          }
+        }, opts.priority ?? 1);
+      },
+      evaluate(params) {
+        return slot(async () => {
+          const target = await evalSetLoss(ctx, params, data.targetSet, K);
+          const heldOut = await evalSetLoss(ctx, params, data.heldOut, K);
+          return { target, heldOut };
+        }, 1);
+      },
+      evaluateInfluenceTarget(params) {
+        return slot(async () => ({ influenceTarget: (await evalSetLoss(ctx, params, data.influenceTarget, K)).mean }), 0);
+      },
+      referenceOrder: once(() => ctx.scheduleMixture(baseMixture, { label: 'Baseline' })),
+      referenceRun: once(async () => {
+        const order = await ctx.referenceOrder();
+        const wanted = [...new Set([...checkpoints, ...metaSampleTokensSafe(ctx)])].sort((a, b) => a - b);
+        reference = await ctx.train(order, o.referenceSeed, `reference run (seed ${o.referenceSeed})`, { checkpoints: wanted, priority: 0 });
+        return reference;
+      }),
+      checkpointAt(run, requestedTokens) {
+        const requested = requestedOf.get(run) ?? checkpoints;
+        const i = requested.indexOf(requestedTokens);
+        if (i < 0 || i >= run.checkpoints.length) {
+          throw new ValidationError('checkpoints', `the run saved no checkpoint for ${requestedTokens} tokens (saved: ${requested.join(', ')})`);
+        }
+        return run.checkpoints[i];
+      },
+      influence(params, label) {
+        let p = influenceMemo.get(params);
+        if (!p) {
+          examples ??= influenceExamples(data, o.influence.perGenre, o.influence.seed);
+          const ex = examples;
+          p = slot(async () => {
+            const task = progress.task(label ?? 'influence', o.influence.layers.length * (ex.examples.length + data.influenceTarget.groups.length), 'examples');
+            try {
+              return await influenceAt(shape, params, data, o.influence, { signal, examples: ex, onProgress: (d) => task.update(d) });
+            } finally {
+              task.done();
+            }
+          }, 0);
+          influenceMemo.set(params, p);
+        }
+        return p;
+      },
+    };
 
-  // Stage: fidelity of every order against its mixture, and the realized curriculum
-  const fidelity = await stage('fidelity', () =>
-    configurations.map((c) => {
+    // Stage: every configuration plans its order and trains + evaluates every seed; the analyses run beside them
+    const plans = new Map<string, OrderPlan>();
+    const planSeconds = new Map<string, number>();
+    const models = new Map<string, TrainedModel[]>();
+    const runsOf = new Map<string, RunResult[]>();
+    let analysis: GradientAnalysis | null = null;
+    await stage('configurations+analysis', async () => {
+      const pipelines = configurations.map(async (c) => {
+        const t0 = process.hrtime.bigint();
+        const plan = await c.plan(ctx);
+        plans.set(c.name, plan);
+        planSeconds.set(c.name, seconds(t0));
+        progress.log(`${c.name}: order planned (${plan.order.length} sequences) in ${seconds(t0).toFixed(1)}s`);
+        const batchTokens: number[] = [];
+        for (let i = 0; i < plan.order.length; i += o.batchSize) batchTokens.push(orderTokens({ data }, plan.order.subarray(i, i + o.batchSize)));
+        const trained: TrainedModel[] = [];
+        const runs = await Promise.all(
+          o.seeds.map(async (seed, si): Promise<RunResult> => {
+            const t1 = process.hrtime.bigint();
+            const model = await ctx.train(plan.order, seed, `${c.name} seed ${seed}`);
+            const { target, heldOut } = await ctx.evaluate(model.params);
+            trained[si] = model;
+            return {
+              seed,
+              tokens: model.tokens,
+              targetLoss: target.mean,
+              heldOutLoss: heldOut.mean,
+              perGenre: heldOut.perGroup!.map((x, j) => (j === data.target ? null : x)),
+              curve: downsampleCurve(model, batchTokens),
+              checkpointTokens: model.checkpoints.map((cp) => cp.tokens),
+              seconds: seconds(t1),
+            };
+          }),
+        );
+        models.set(c.name, trained);
+        runsOf.set(c.name, runs);
+      });
+      const analyses = o.analysis.enabled
+        ? (async () => {
+            const ref = await ctx.referenceRun();
+            const order = await ctx.referenceOrder();
+            const late = ctx.checkpointAt(ref, checkpoints[checkpoints.length - 1]);
+            const task = progress.task('gradient analyses', 1, 'features');
+            try {
+              analysis = await analyseGradients(
+                {
+                  shape,
+                  data,
+                  influence: o.influence,
+                  signal,
+                  slot: (fn) => slot(fn, 1),
+                  onProgress: (d, t) => task.update(d / t),
+                },
+                late.params,
+                `reference run (seed ${o.referenceSeed}) at ${late.tokens} tokens`,
+                order,
+                o.shuffleSeed,
+                o.analysis,
+              );
+            } finally {
+              task.done();
+            }
+          })()
+        : Promise.resolve();
+      const all = [...pipelines, analyses];
+      // the first failure aborts every other job; report that failure, not the aborts it caused
+      const settled = await Promise.allSettled(all.map((p) => p.catch((e) => { internal.abort(); throw e; })));
+      const failures = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason);
+      if (failures.length > 0) throw failures.find((e) => !(e instanceof AbortError)) ?? failures[0];
+    });
+
+    // Stage: fidelity of every order against its targets
+    const fidelity = await stage('fidelity', () =>
+      configurations.map((c) => {
+        const plan = plans.get(c.name)!;
+        return fidelityReport(data.train.set, plan.order, plan.targets, { shuffleSeed: o.shuffleSeed });
+      }),
+    );
+
+    const configResults: ConfigurationResult[] = configurations.map((c, ci) => {
       const plan = plans.get(c.name)!;
-      return fidelityReport(data.train.set, plan.order, plan.mixture, { shuffleSeed: o.shuffleSeed });
-    }),
-  );
+      const mine = runsOf.get(c.name)!;
+      return {
+        name: c.name,
+        description: c.description,
+        orderSequences: plan.order.length,
+        orderTokens: orderTokens({ data }, plan.order),
+        mixture: Array.from(plan.mixture),
+        curriculum: JSON.parse(curriculumToJson(plan.curriculum)),
+        realized: realizedMixture(data, plan.order),
+        runs: mine,
+        targetLoss: meanStd(mine.map((r) => r.targetLoss)),
+        heldOutLoss: meanStd(mine.map((r) => r.heldOutLoss)),
+        perGenre: data.genres.map((_, j) => (j === data.target ? null : meanStd(mine.map((r) => r.perGenre[j] as number)))),
+        fidelity: fidelity[ci],
+        planSeconds: planSeconds.get(c.name)!,
+        ...(plan.notes ? { notes: plan.notes } : {}),
+      };
+    });
+    const learned = configurations.find((c) => plans.get(c.name)!.learned) ?? configurations[0];
 
-  const configResults: ConfigurationResult[] = configurations.map((c, ci) => {
-    const plan = plans.get(c.name)!;
-    const mine = runs.filter((_, i) => jobs[i].c === c);
-    return {
-      name: c.name,
-      description: c.description,
-      orderSequences: plan.order.length,
-      orderTokens: orderTokens(data, plan.order),
-      mixture: Array.from(plan.mixture),
-      curriculum: plan.curriculum,
-      realized: realizedMixture(data, plan.order),
-      runs: mine,
-      targetLoss: meanStd(mine.map((r) => r.targetLoss)),
-      heldOutLoss: meanStd(mine.map((r) => r.heldOutLoss)),
-      perGenre: data.genres.map((_, j) => (j === data.target ? null : meanStd(mine.map((r) => r.perGenre[j] as number)))),
-      fidelity: fidelity[ci],
-      ...(plan.notes ? { notes: plan.notes } : {}),
+    const { signal: _signal, ...shownOptions } = o;
+    const results: DemoResults = {
+      format: 'curricula.demo',
+      version: 2,
+      options: shownOptions,
+      data: {
+        genres: data.genres,
+        codes: data.codes,
+        target: { index: data.target, code: data.codes[data.target], name: data.genres[data.target] },
+        vocabSize: data.vocab.words.length,
+        coverage: data.coverage,
+        trainDocuments: data.docIds.train.length,
+        trainSequences: data.train.tokens.offsets.length - 1,
+        trainTokens: data.train.tokens.ids.length,
+        targetDocuments: data.docIds.target,
+        targetTokens: data.targetSet.tokens.ids.length,
+        influenceDocuments: data.docIds.influence,
+        influenceTokens: data.influenceTarget.tokens.ids.length,
+        heldOutDocuments: data.docIds.heldOut.length,
+        heldOutTokens: data.heldOut.tokens.ids.length,
+        corpusMixture: Array.from(baseMixture),
+      },
+      model: { shape, parameters: paramCount(shape) },
+      checkpoints,
+      reference: {
+        seed: o.referenceSeed,
+        checkpoints: reference ? reference.checkpoints.map((cp) => cp.tokens) : [],
+        influenceExamples: examples ? { perGenre: examples.perGenre, target: data.influenceTarget.groups.length } : { perGenre: [], target: 0 },
+      },
+      configurations: configResults,
+      curriculumFile: learned.name,
+      analysis,
+      timings,
+      totalSeconds: 0,
+      cpuSeconds: 0,
     };
-  });
 
-  const { signal: _signal, ...shownOptions } = o;
-  const results: DemoResults = {
-    format: 'curricula.demo',
-    version: 1,
-    options: shownOptions,
-    data: {
-      genres: data.genres,
-      codes: data.codes,
-      target: { index: data.target, code: data.codes[data.target], name: data.genres[data.target] },
-      vocabSize: data.vocab.words.length,
-      coverage: data.coverage,
-      trainDocuments: data.docIds.train.length,
-      trainSequences: data.train.tokens.offsets.length - 1,
-      trainTokens: data.train.tokens.ids.length,
-      targetDocuments: data.docIds.target,
-      targetTokens: data.targetSet.tokens.ids.length,
-      heldOutDocuments: data.docIds.heldOut.length,
-      heldOutTokens: data.heldOut.tokens.ids.length,
-      corpusMixture: Array.from(corpusMixture(data.train.set)),
-    },
-    model: { shape, parameters: paramCount(shape) },
-    checkpoints,
-    configurations: configResults,
-    timings,
-    totalSeconds: 0,
-  };
-
-  // Stage: report
-  const files = {
-    results: path.join(o.out, 'results.json'),
-    report: path.join(o.out, 'report.html'),
-    curriculum: path.join(o.out, 'curriculum.json'),
-  };
-  await stage('report', async () => {
-    const html = await renderReport(results);
-    checkAbort();
-    fs.mkdirSync(o.out, { recursive: true });
+    // Stage: report
+    const files = {
+      results: path.join(o.out, 'results.json'),
+      report: path.join(o.out, 'report.html'),
+      curriculum: path.join(o.out, 'curriculum.json'),
+      summary: path.join(o.out, 'report.svg'),
+    };
+    await stage('report', async () => {
+      results.totalSeconds = seconds(start);
+      results.cpuSeconds = cpuSecondsSince(cpuStart);
+      const html = await renderReport(results);
+      const svg = await renderSummarySvg(results);
+      checkAbort();
+      fs.mkdirSync(o.out, { recursive: true });
+      writeFileAtomic(files.curriculum, curriculumToJson(plans.get(learned.name)!.curriculum));
+      writeFileAtomic(files.summary, svg);
+      writeFileAtomic(files.report, html);
+    });
     results.totalSeconds = seconds(start);
-    const curriculum = {
-      format: 'curricula.curriculum',
-      version: 1,
-      groups: data.genres,
-      configurations: Object.fromEntries(configResults.map((c) => [c.name, c.curriculum])),
-    };
-    writeFileAtomic(files.curriculum, JSON.stringify(curriculum, null, 2) + '\n');
-    writeFileAtomic(files.report, html);
-  });
-  results.totalSeconds = seconds(start);
-  writeFileAtomic(files.results, JSON.stringify(results, null, 2) + '\n');
-  return { results, models, plans, data, files };
+    results.cpuSeconds = cpuSecondsSince(cpuStart);
+    writeFileAtomic(files.results, JSON.stringify(results, null, 2) + '\n');
+    return { results, models, plans, data, reference, files };
+  } finally {
+    o.signal?.removeEventListener('abort', onOuterAbort);
+  }
+}
+
+/** The t = 0 curriculum samples (empty when the checkpoints cannot hold a range). */
+function metaSampleTokensSafe(ctx: DemoContext): number[] {
+  const cps = ctx.checkpoints;
+  return cps[0] < cps[cps.length - 1] ? metaSampleTokens(ctx, 0) : [];
 }
