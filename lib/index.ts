@@ -102,3 +102,5 @@ export { runDemo, baselineConfiguration, fixedMixtureConfiguration, targetShareC
 export type { Configuration, DemoContext, DemoOptions, DemoResults, OrderPlan } from './demo/run';
 export { prepareDemoData } from './demo/data';
 export type { DemoData } from './demo/data';
+// CUDA twins: run-time device choice (docs/cuda.md)
+export { cudaDeviceInfo, cudaUnavailableReason, resolveDevice, deviceSchema, DEVICES, type CudaDeviceInfo, type Device, type ResolvedDevice } from './device';
