@@ -4,7 +4,8 @@
 //
 // The keys are the CPU's (cpp/scheduler/exact_state.hpp) operation for
 // operation: family terms in 128-bit integers from the same deficits and
-// running sums, converted to double and combined with unfused IEEE operations
+// running sums, converted to double with correct rounding (i128.cuh, checked
+// against the host conversion) and combined with unfused IEEE operations
 // (-fmad=false; sqrt is correctly rounded on the GPU), so the order equals the
 // CPU brute force bit for bit. With sigma > 0 the per-step noise is drawn on the
 // host with scheduleNoise (GPU log/cos may differ by an ulp) and uploaded.
@@ -13,51 +14,12 @@
 
 #include "common.cuh"
 #include "cuda_api.hpp"
+#include "scheduler_key.cuh"
 #include "scheduler/exact_state.hpp"
 #include "scheduler/schedule_setup.hpp"
 
 namespace curricula::cuda {
 namespace {
-
-// One family's state at the current prefix S (see FamilyState).
-struct FamDev {
-  i128 A, B, C, Bn, Cn, X;
-  uint64_t S, nextStart;
-  int64_t P;
-  const i128* d0;  // deficitAt(k, S)
-  const uint32_t* rc;
-  const uint32_t* rn;
-};
-
-struct SeqDev {
-  const uint64_t* length;
-  const uint64_t *groupOff, *binOff;
-  const uint32_t *groupId, *groupCount, *binId, *binCount;
-};
-
-__device__ inline i128 deficit(const FamDev& f, uint32_t k, uint64_t l) {
-  const uint64_t e = f.S + l;
-  if (e <= f.nextStart) return f.d0[k] - (i128)f.rc[k] * (i128)l;
-  const uint64_t u = f.nextStart - f.S, v = e - f.nextStart;
-  return f.d0[k] - (i128)f.rc[k] * (i128)u - (i128)f.rn[k] * (i128)v;
-}
-
-__device__ inline i128 phi(const FamDev& f, uint64_t l) {
-  const uint64_t e = f.S + l;
-  if (e <= f.nextStart) return f.A - 2 * (i128)l * f.B + (i128)l * (i128)l * f.C;
-  const i128 u = (i128)(f.nextStart - f.S), v = (i128)(e - f.nextStart);
-  return f.A - 2 * u * f.B - 2 * v * f.Bn + u * u * f.C + 2 * u * v * f.X + v * v * f.Cn;
-}
-
-__device__ inline i128 familyTerm(const FamDev& f, uint64_t l, const uint64_t* off, const uint32_t* id,
-                                  const uint32_t* count, uint64_t s) {
-  i128 t = phi(f, l);
-  for (uint64_t i = off[s]; i < off[s + 1]; i++) {
-    const i128 pc = (i128)f.P * count[i];
-    t += pc * (pc + 2 * deficit(f, id[i], l));
-  }
-  return t;
-}
 
 struct Best {
   double key;
@@ -65,12 +27,6 @@ struct Best {
 };
 
 __device__ inline bool better(double k, uint64_t s, const Best& b) { return k < b.key || (k == b.key && s < b.seq); }
-
-struct KeyParams {
-  double lambda, scaleKey, sigma;
-  bool sos;
-  const double* noise;  // M entries when sigma > 0
-};
 
 constexpr int kThreads = 256;
 
@@ -94,11 +50,7 @@ __global__ void scoreStep(FamDev g, FamDev b, SeqDev q, const uint8_t* alive, ui
   Best best{INFINITY, UINT64_MAX};
   for (uint64_t s = blockIdx.x * (uint64_t)blockDim.x + threadIdx.x; s < M; s += (uint64_t)gridDim.x * blockDim.x) {
     if (!alive[s]) continue;
-    const uint64_t l = q.length[s];
-    const double gt = static_cast<double>(familyTerm(g, l, q.groupOff, q.groupId, q.groupCount, s));
-    const double bt = static_cast<double>(familyTerm(b, l, q.binOff, q.binId, q.binCount, s));
-    double k = p.sos ? (gt + p.lambda * bt) * p.scaleKey : (sqrt(gt) + p.lambda * sqrt(bt)) * p.scaleKey;
-    if (p.sigma > 0) k += p.sigma * p.noise[s];
+    const double k = candidateKey(g, b, q, p, s);
     if (better(k, s, best)) best = Best{k, s};
   }
   reduceBlock(best, blockBest + blockIdx.x);
