@@ -5,6 +5,11 @@
  * with identical results and a one-line note. The cases that need the
  * fallback are skipped (with the reason logged) where CUDA is usable.
  */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
 import { stableRankSync } from '../lib/analysis/stable-rank';
 import { binding } from '../lib/binding';
 import { cudaDeviceInfo, cudaUnavailableReason, resolveDevice } from '../lib/device';
@@ -13,6 +18,7 @@ import { InfluenceAccumulator, projectGradientsSync } from '../lib/influence/acc
 import { schedule, scheduleBruteForceSync, scheduleSync } from '../lib/scheduler';
 import { expectValidation } from './helpers/expect-errors';
 import { randomClusters, randomF32, randomTargets } from './helpers/influence-data';
+import { writeNpyAtomic } from '../lib/io/npy';
 import { randomInstance, toNumbers } from './reference/naive-scheduler';
 
 const reason = cudaUnavailableReason();
@@ -117,5 +123,26 @@ withoutCuda(`without a usable CUDA device (${reason ?? ''})`, () => {
     expect(toNumbers(auto.order)).toEqual(toNumbers(cpu.order));
     expect(cpu.deviceNote).toBeUndefined();
     expect(auto.deviceNote).toMatch(/fell back to the CPU for the brute-force scheduler/);
+  });
+
+  it('CLI: `--device cuda` fails naming --device; `--device auto` runs on the CPU and prints the note once', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'curricula-cuda-cli-'));
+    try {
+      writeNpyAtomic(path.join(dir, 'g.npy'), randomF32(2 * 6 * 9, 3), [2, 6, 9]);
+      const cli = (...args: string[]) =>
+        spawnSync(process.execPath, [path.resolve(__dirname, '..', 'dist', 'lib', 'cli', 'main.js'), ...args], { cwd: dir, encoding: 'utf8' });
+      const bad = cli('analyze', 'stable-rank', '--grads', 'g.npy', '--out', 'a.json', '--device', 'cuda', '-q');
+      expect(bad.status).not.toBe(0);
+      expect(bad.stderr).toMatch(/`--device` 'cuda' was requested for the stable rank but CUDA cannot be used/);
+      const auto = cli('analyze', 'stable-rank', '--grads', 'g.npy', '--out', 'b.json', '--device', 'auto');
+      expect(auto.status).toBe(0);
+      expect(auto.stderr.match(/--device 'auto' fell back to the CPU/g)).toHaveLength(1);
+      const cpu = cli('analyze', 'stable-rank', '--grads', 'g.npy', '--out', 'c.json', '-q');
+      const ranks = (f: string) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')).ranks;
+      expect(ranks('b.json')).toEqual(ranks('c.json'));
+      expect(cpu.status).toBe(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
