@@ -7,7 +7,8 @@
  * summation orders (relative 1e-5 of the largest entry); everything after the
  * projection is FP64. The scheduler's order must be identical.
  */
-import { stableRankSync } from '../lib/analysis/stable-rank';
+import { stableRank, stableRankSync } from '../lib/analysis/stable-rank';
+import { AbortError } from '../lib/errors';
 import { cudaDeviceInfo, cudaUnavailableReason } from '../lib/device';
 import { InfluenceAccumulator, projectGradientsSync, type ProjectionOptions } from '../lib/influence/accumulator';
 import { schedule, scheduleBruteForceSync, scheduleSync, type ScheduleOptions } from '../lib/scheduler';
@@ -99,6 +100,21 @@ gpu('accumulator twin (segment sums + covariance)', () => {
       for (let i = 0; i < g.dim; i++) for (let j = 0; j < i; j++) expect(g.cov[i * g.dim + j]).toBe(g.cov[j * g.dim + i]);
     });
   }
+  it('async add() on a worker equals addSync(), reports progress, and an aborted add changes nothing', async () => {
+    const projection: ProjectionOptions = { kind: 'dense', inputDim: 64, dim: 16, seed: 4 };
+    const batch = { grads: randomF32(30 * 64, 6), cluster: randomClusters(30, 3, 7) };
+    const sync = new InfluenceAccumulator({ projection, numClusters: 3, device: 'cuda' });
+    const async = new InfluenceAccumulator({ projection, numClusters: 3, device: 'cuda' });
+    sync.addSync(batch);
+    const seen: number[] = [];
+    await async.add(batch, { onProgress: (p) => seen.push(p.rowsDone) });
+    expect(async.state()).toEqual(sync.state());
+    expect(seen[seen.length - 1]).toBe(30);
+    const ac = new AbortController();
+    ac.abort();
+    await expect(async.add(batch, { signal: ac.signal })).rejects.toBeInstanceOf(AbortError);
+    expect(async.state()).toEqual(sync.state());
+  });
   it('a bad cluster id leaves the state unchanged', () => {
     const acc = new InfluenceAccumulator({ projection: { kind: 'dense', inputDim: 8, dim: 2 }, numClusters: 2, device: 'cuda' });
     const before = acc.state();
@@ -123,6 +139,13 @@ gpu('stable rank twin', () => {
       });
     }
   }
+  it('async stableRank on the GPU equals the sync one and reports progress', async () => {
+    const ms = [0, 1, 2].map((i) => ({ data: randomF32(20 * 50, 60 + i), rows: 20, cols: 50 }));
+    const seen: number[] = [];
+    const a = await stableRank(ms, { device: 'cuda', onProgress: (p) => seen.push(p.done) });
+    expect(a.ranks).toEqual(stableRankSync(ms, { device: 'cuda' }).ranks);
+    expect(seen[seen.length - 1]).toBe(3);
+  });
   it('an all-zero matrix is rejected naming it', () => {
     expectValidation(() => stableRankSync([{ data: new Float32Array(6), rows: 2, cols: 3 }], { device: 'cuda' }), 'matrices', /matrices\[0\]/);
   });

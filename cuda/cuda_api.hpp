@@ -52,8 +52,10 @@ InfluenceDelta influenceAccumulate(const influence::ProjectionSpec& spec, const 
 
 // The twin of analysis::stableRanks: the same Lanczos driver (linalg::lanczosLargest, same
 // start vectors and stopping rule) with the matrix-vector products on the GPU.
+// Progress: Lanczos steps for one matrix, matrices done for several; returning false cancels
+// (linalg::Cancelled).
 std::vector<analysis::StableRank> stableRanks(const std::vector<analysis::MatrixView>& matrices,
-                                              const analysis::StableRankOptions& o);
+                                              const analysis::StableRankOptions& o, linalg::WorkMonitor* monitor = nullptr);
 
 // Brute-force exact greedy schedule, one fused score + argmin kernel per step.
 // Same keys as cpp/scheduler/exact_state.hpp, so the order equals

@@ -28,9 +28,10 @@ using influence::ProjectionSpec;
 
 // ---- projection matrices, element for element as projection.cpp ----
 
-__global__ void denseMatrix(uint64_t seed, size_t rows, size_t cols, double invSqrt, float* out) {
+// Divides by sqrt(d) as the CPU does (multiplying by 1/sqrt(d) can round differently).
+__global__ void denseMatrix(uint64_t seed, size_t rows, size_t cols, double sqrtD, float* out) {
   for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < rows * cols; i += (size_t)gridDim.x * blockDim.x)
-    out[i] = (float)(deviceGaussian(seed, i / cols, i % cols) * invSqrt);
+    out[i] = (float)(deviceGaussian(seed, i / cols, i % cols) / sqrtD);
 }
 
 __global__ void rademacherMatrix(uint64_t seed, size_t rows, size_t cols, float scale, float* out) {
@@ -174,8 +175,8 @@ DeviceBuffer<double> features(const ProjectionSpec& spec, const GradBatch& b, do
     checkLaunch("kroneckerNorms");
     const uint64_t sIn = counterHash(spec.seed, influence::kKroneckerTag, 0);
     const uint64_t sOut = counterHash(spec.seed, influence::kKroneckerTag, 1);
-    denseMatrix<<<blocksFor(Pin.size(), 256), 256>>>(sIn, in, dIn, 1.0 / std::sqrt((double)dIn), Pin.get());
-    denseMatrix<<<blocksFor(Pout.size(), 256), 256>>>(sOut, out, dOut, 1.0 / std::sqrt((double)dOut), Pout.get());
+    denseMatrix<<<blocksFor(Pin.size(), 256), 256>>>(sIn, in, dIn, std::sqrt((double)dIn), Pin.get());
+    denseMatrix<<<blocksFor(Pout.size(), 256), 256>>>(sOut, out, dOut, std::sqrt((double)dOut), Pout.get());
     checkLaunch("kronecker matrices");
     ap.resize(n * T * dIn);
     gp.resize(n * T * dOut);
@@ -195,7 +196,7 @@ DeviceBuffer<double> features(const ProjectionSpec& spec, const GradBatch& b, do
     rowNorms<<<(unsigned)n, 256>>>(G.get(), D, norms.get());
     checkLaunch("rowNorms");
     if (spec.kind == ProjectionKind::Dense)
-      denseMatrix<<<blocksFor(P.size(), 256), 256>>>(spec.seed, D, d, 1.0 / std::sqrt((double)d), P.get());
+      denseMatrix<<<blocksFor(P.size(), 256), 256>>>(spec.seed, D, d, std::sqrt((double)d), P.get());
     else
       rademacherMatrix<<<blocksFor(P.size(), 256), 256>>>(spec.seed ^ influence::kRademacherTag, D, d,
                                                           (float)(1.0 / std::sqrt((double)d)), P.get());

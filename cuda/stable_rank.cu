@@ -39,8 +39,9 @@ __global__ void colDots(const T* M, size_t rows, size_t cols, const double* u, d
   y[j] = s;
 }
 
+// Per-block partial sums of squares (summed on the host in block order: deterministic).
 template <typename T>
-__global__ void sumSquares(const T* M, size_t n, double* out) {
+__global__ void sumSquares(const T* M, size_t n, double* partial) {
   __shared__ double part[256];
   double s = 0;
   for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
@@ -51,20 +52,21 @@ __global__ void sumSquares(const T* M, size_t n, double* out) {
     if (threadIdx.x < k) part[threadIdx.x] += part[threadIdx.x + k];
     __syncthreads();
   }
-  if (threadIdx.x == 0) atomicAdd(out, part[0]);
+  if (threadIdx.x == 0) partial[blockIdx.x] = part[0];
 }
 
 template <typename T>
-analysis::StableRank one(const T* host, size_t rows, size_t cols, size_t index, const analysis::StableRankOptions& o) {
+analysis::StableRank one(const T* host, size_t rows, size_t cols, size_t index, const analysis::StableRankOptions& o,
+                         linalg::WorkMonitor* monitor) {
   analysis::StableRank out;
   DeviceBuffer<T> M(rows * cols);
   M.upload(host, rows * cols);
-  DeviceBuffer<double> f(1);
-  f.zero();
-  sumSquares<T><<<blocksFor(rows * cols, 256, 1024), 256>>>(M.get(), rows * cols, f.get());
+  const unsigned blocks = blocksFor(rows * cols, 256, 1024);
+  DeviceBuffer<double> partial(blocks);
+  sumSquares<T><<<blocks, 256>>>(M.get(), rows * cols, partial.get());
   checkLaunch("sumSquares");
-  double fro;
-  f.download(&fro, 1);
+  double fro = 0;
+  for (double p : partial.toHost()) fro += p;
   out.frobenius2 = fro;
   if (!(fro > 0))
     throw std::invalid_argument("`matrices[" + std::to_string(index) + "]` is all zeros; its stable rank is undefined");
@@ -84,7 +86,7 @@ analysis::StableRank one(const T* host, size_t rows, size_t cols, size_t index, 
     checkLaunch("stable rank product");
     y.download(yh, n);
   };
-  const linalg::LanczosResult r = linalg::lanczosLargest(n, apply, o.seed, index, o.tol, o.maxIter, nullptr);
+  const linalg::LanczosResult r = linalg::lanczosLargest(n, apply, o.seed, index, o.tol, o.maxIter, monitor);
   out.spectral2 = r.value;
   out.residual = r.residual;
   out.iterations = r.iterations;
@@ -96,7 +98,7 @@ analysis::StableRank one(const T* host, size_t rows, size_t cols, size_t index, 
 }  // namespace
 
 std::vector<analysis::StableRank> stableRanks(const std::vector<analysis::MatrixView>& ms,
-                                              const analysis::StableRankOptions& o) {
+                                              const analysis::StableRankOptions& o, linalg::WorkMonitor* monitor) {
   if (!(o.tol > 0)) throw std::invalid_argument("`tol` must be > 0");
   if (o.maxIter < 1) throw std::invalid_argument("`maxIterations` must be >= 1");
   for (size_t i = 0; i < ms.size(); i++) {
@@ -106,10 +108,13 @@ std::vector<analysis::StableRank> stableRanks(const std::vector<analysis::Matrix
   }
   requireDevice();
   std::vector<analysis::StableRank> out(ms.size());
+  // as the CPU: a single matrix reports Lanczos steps, several report matrices done
+  linalg::WorkMonitor* inner = ms.size() == 1 ? monitor : nullptr;
   for (size_t i = 0; i < ms.size(); i++) {
     const analysis::MatrixView& v = ms[i];
-    out[i] = v.isFloat32 ? one(static_cast<const float*>(v.data), v.rows, v.cols, i, o)
-                         : one(static_cast<const double*>(v.data), v.rows, v.cols, i, o);
+    out[i] = v.isFloat32 ? one(static_cast<const float*>(v.data), v.rows, v.cols, i, o, inner)
+                         : one(static_cast<const double*>(v.data), v.rows, v.cols, i, o, inner);
+    if (ms.size() > 1) linalg::checkpoint(monitor, (double)(i + 1), (double)ms.size());
   }
   return out;
 }

@@ -347,6 +347,15 @@ export interface BindingModule {
     options: NativeScheduleOptions,
     onProgress?: (steps: number, tokens: number, goal: number) => void,
   ): { promise: Promise<NativeScheduleResult>; cancel(): void };
+  cudaInfluenceAccumulateAsync(
+    spec: NativeProjectionSpec,
+    batch: NativeGradBatch,
+    numClusters: number,
+    clip: number,
+    firstRow: number,
+    onProgress?: (rowsDone: number, rows: number) => void,
+  ): NativeJob<NativeInfluenceDelta>;
+  cudaStableRank(matrices: NativeMatrix[], options: NativeStableRankOptions, onProgress?: NativeProgress): NativeJob<NativeStableRank[]>;
   /** bytes moved per second by a device-to-device copy (read + write), best of `reps` */
   cudaCopyBandwidth(bytes: number, reps: number): number;
 }

@@ -47,7 +47,7 @@ if (r.numFailedTests > 0 || notPassed > 0 || kernels.length === 0) process.exit(
 " || TEST_FAIL=1
 
 echo "== CPU tests next to it (the CPU path must be unchanged)"
-npx jest __tests__/influence __tests__/analysis __tests__/scheduler --json --outputFile="$OUT/cpu-tests.json" >/dev/null 2>&1 || TEST_FAIL=1
+npx jest __tests__/influence __tests__/analysis __tests__/scheduler.api __tests__/scheduler.equivalence --json --outputFile="$OUT/cpu-tests.json" >/dev/null 2>&1 || TEST_FAIL=1
 node -e "const r = require(require('path').resolve('$OUT/cpu-tests.json')); console.log('passed', r.numPassedTests, 'failed', r.numFailedTests);"
 
 echo "== benchmarks"

@@ -139,6 +139,17 @@ Napi::Float64Array toF64(Napi::Env env, const std::vector<double>& v) {
   return a;
 }
 
+Napi::Object deltaToJs(Napi::Env env, const cuda::InfluenceDelta& d) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("count", toF64(env, d.count));
+  o.Set("sum", toF64(env, d.sum));
+  o.Set("targetCount", d.targetCount);
+  o.Set("targetSum", toF64(env, d.targetSum));
+  o.Set("covCount", d.covCount);
+  o.Set("cov", toF64(env, d.cov));
+  return o;
+}
+
 // (spec, batch, clip, firstRow?) -> n x d Float64Array
 Napi::Value CudaInfluenceFeatures(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
@@ -159,15 +170,7 @@ Napi::Value CudaInfluenceAccumulate(const Napi::CallbackInfo& info) {
     const GradBatch b = batchFromJs(spec, info[1], true, in);
     const size_t K = info[2].IsNumber() ? (size_t)info[2].As<Napi::Number>().DoubleValue() : 0;
     const uint64_t first = info.Length() > 4 && !info[4].IsUndefined() ? u64FromJs(info[4], "firstRow") : 0;
-    const cuda::InfluenceDelta d = cuda::influenceAccumulate(spec, b, K, clipArg(info[3]), first);
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("count", toF64(env, d.count));
-    o.Set("sum", toF64(env, d.sum));
-    o.Set("targetCount", d.targetCount);
-    o.Set("targetSum", toF64(env, d.targetSum));
-    o.Set("covCount", d.covCount);
-    o.Set("cov", toF64(env, d.cov));
-    return o;
+    return deltaToJs(env, cuda::influenceAccumulate(spec, b, K, clipArg(info[3]), first));
   });
 }
 
@@ -264,6 +267,9 @@ class CudaWorker : public Napi::AsyncProgressWorker<Progress3> {
     } catch (const Cancelled& e) {
       code_ = kAborted;
       SetError(e.what());
+    } catch (const linalg::Cancelled& e) {
+      code_ = kAborted;
+      SetError(e.what());
     } catch (const std::invalid_argument& e) {
       code_ = kValidation;
       SetError(e.what());
@@ -290,6 +296,18 @@ class CudaWorker : public Napi::AsyncProgressWorker<Progress3> {
   Napi::FunctionReference onProgress_;
   std::string code_ = kInternal;
 };
+
+Napi::Object jobToJs(Napi::Env env, CudaWorker* worker, std::shared_ptr<std::atomic<bool>> cancel) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("promise", worker->promise());
+  out.Set("cancel", Napi::Function::New(env, [cancel](const Napi::CallbackInfo&) { cancel->store(true); }));
+  worker->Queue();
+  return out;
+}
+
+Napi::Function optionalFunction(const Napi::CallbackInfo& info, size_t i) {
+  return info.Length() > i && info[i].IsFunction() ? info[i].As<Napi::Function>() : Napi::Function();
+}
 
 struct Sink : ProgressSink {
   CudaWorker::Report f;
@@ -324,12 +342,52 @@ Napi::Value CudaScheduleBruteForce(const Napi::CallbackInfo& info) {
   auto finish = [corpus, result](Napi::Env e) -> Napi::Value {
     return resultToJs(e, *result, corpus->view.numSequences);
   };
-  auto* worker = new CudaWorker(env, nullptr, run, finish, onProgress, cancel);
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("promise", worker->promise());
-  out.Set("cancel", Napi::Function::New(env, [cancel](const Napi::CallbackInfo&) { cancel->store(true); }));
-  worker->Queue();
-  return out;
+  return jobToJs(env, new CudaWorker(env, nullptr, run, finish, onProgress, cancel), cancel);
+}
+
+// (spec, batch, numClusters, clip, firstRow) -> { promise (the delta), cancel }: off the event loop.
+// Cancel takes effect before the GPU work starts (one batch is one short sequence of kernels).
+Napi::Value CudaInfluenceAccumulateAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    auto in = std::make_shared<Inputs>();
+    const ProjectionSpec spec = specFromJs(info[0]);
+    const GradBatch b = batchFromJs(spec, info[1], true, *in);
+    const size_t K = info[2].IsNumber() ? (size_t)info[2].As<Napi::Number>().DoubleValue() : 0;
+    const double clip = clipArg(info[3]);
+    const uint64_t first = info.Length() > 4 && !info[4].IsUndefined() ? u64FromJs(info[4], "firstRow") : 0;
+    auto cancel = std::make_shared<std::atomic<bool>>(false);
+    auto result = std::make_shared<cuda::InfluenceDelta>();
+    auto run = [=](const CudaWorker::Report& report) {
+      if (!report(0, (double)b.n, 0)) throw Cancelled();
+      *result = cuda::influenceAccumulate(spec, b, K, clip, first);
+      report((double)b.n, (double)b.n, 0);
+    };
+    auto finish = [result](Napi::Env e) -> Napi::Value { return deltaToJs(e, *result); };
+    return jobToJs(env, new CudaWorker(env, in, run, finish, optionalFunction(info, 5), cancel), cancel);
+  });
+}
+
+// (matrices, options, onProgress?) -> { promise, cancel }, progress (done, total) as stableRank()
+Napi::Value CudaStableRank(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    auto in = std::make_shared<Inputs>();
+    const auto ms = matricesFromJs(info[0], *in);
+    const analysis::StableRankOptions o = stableOptionsFromJs(info[1]);
+    auto cancel = std::make_shared<std::atomic<bool>>(false);
+    auto result = std::make_shared<std::vector<analysis::StableRank>>();
+    auto run = [=](const CudaWorker::Report& report) {
+      struct Monitor : linalg::WorkMonitor {
+        const CudaWorker::Report* r;
+        bool report(double done, double total) override { return (*r)(done, total, 0); }
+      } m;
+      m.r = &report;
+      *result = cuda::stableRanks(ms, o, &m);
+    };
+    auto finish = [result](Napi::Env e) -> Napi::Value { return stableRowsToJs(e, *result); };
+    return jobToJs(env, new CudaWorker(env, in, run, finish, optionalFunction(info, 2), cancel), cancel);
+  });
 }
 
 Napi::Value DeviceInfo(const Napi::CallbackInfo& info) {
@@ -386,6 +444,8 @@ Napi::Value DeviceInfo(const Napi::CallbackInfo& info) {
 #define CudaScheduleBruteForceSync Unavailable
 #define CudaScheduleBruteForce Unavailable
 #define CudaCopyBandwidth Unavailable
+#define CudaInfluenceAccumulateAsync Unavailable
+#define CudaStableRank Unavailable
 
 #endif
 
@@ -399,6 +459,8 @@ void registerCuda(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaScheduleBruteForceSync", Napi::Function::New(env, CudaScheduleBruteForceSync));
   exports.Set("cudaScheduleBruteForce", Napi::Function::New(env, CudaScheduleBruteForce));
   exports.Set("cudaCopyBandwidth", Napi::Function::New(env, CudaCopyBandwidth));
+  exports.Set("cudaInfluenceAccumulateAsync", Napi::Function::New(env, CudaInfluenceAccumulateAsync));
+  exports.Set("cudaStableRank", Napi::Function::New(env, CudaStableRank));
 }
 
 }  // namespace curricula::addon

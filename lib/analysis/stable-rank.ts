@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { binding, type NativeMatrix, type NativeStableRank, type NativeStableRankOptions } from '../binding';
 import { parseOptions } from '../config';
 import { deviceSchema, resolveDevice } from '../device';
-import { AbortError, CurriculaError, ValidationError, describeValue } from '../errors';
+import { CurriculaError, ValidationError, describeValue } from '../errors';
 import { runNativeJob, runNativeSync, type Progress } from './native-job';
 
 export interface GradientMatrix {
@@ -131,11 +131,7 @@ function withDevice(r: StableRankReport, d: { device: 'cpu' | 'cuda'; note?: str
 export async function stableRank(matrices: GradientMatrix[], options?: StableRankOptions): Promise<StableRankReport> {
   const { native, opts, parsed } = prepare(matrices, options);
   const d = resolveDevice(parsed.device, 'the stable rank');
-  if (d.device === 'cuda') {
-    // the CUDA twin has no worker yet: it blocks the event loop (docs/cuda.md)
-    if (parsed.signal?.aborted) throw new AbortError();
-    return withDevice(report(matrices, runNativeSync(() => binding().cudaStableRankSync(native, opts), 'matrices'), opts.tol), d);
-  }
-  const rows = await runNativeJob((cb) => binding().stableRank(native, opts, cb), parsed.signal, options?.onProgress, 'matrices');
+  const start = d.device === 'cuda' ? binding().cudaStableRank : binding().stableRank;
+  const rows = await runNativeJob((cb) => start(native, opts, cb), parsed.signal, options?.onProgress, 'matrices');
   return withDevice(report(matrices, rows, opts.tol), d);
 }

@@ -254,15 +254,43 @@ export class InfluenceAccumulator {
     }
   }
 
-  /** CUDA path: one synchronous GPU call per batch; the deltas are committed only after it succeeds. */
+  /** CUDA path, blocking: one GPU call per batch; the deltas are committed only after it succeeds. */
   private addCuda(b: NativeGradBatch): void {
-    const s = this.sums!;
     let d: NativeInfluenceDelta;
     try {
-      d = binding().cudaInfluenceAccumulate(nativeSpec(this.projection), b, this.numClusters, this.clip ?? Infinity, s.examples);
+      d = binding().cudaInfluenceAccumulate(nativeSpec(this.projection), b, this.numClusters, this.clip ?? Infinity, this.sums!.examples);
     } catch (e) {
       throw nativeError(e, 'grads');
     }
+    this.commit(b, d);
+  }
+
+  /** CUDA path on a worker thread; abort is honoured before the GPU work starts. Sums commute, so overlapping adds are fine. */
+  private async addCudaAsync(b: NativeGradBatch, signal: AbortSignal | undefined, onProgress: ((p: BatchProgress) => void) | undefined): Promise<void> {
+    const examples = this.sums!.examples;
+    const job = binding().cudaInfluenceAccumulateAsync(
+      nativeSpec(this.projection),
+      b,
+      this.numClusters,
+      this.clip ?? Infinity,
+      examples,
+      onProgress ? (rowsDone, rows) => onProgress({ rowsDone, rows }) : undefined,
+    );
+    const abort = () => job.cancel();
+    signal?.addEventListener('abort', abort, { once: true });
+    let d: NativeInfluenceDelta;
+    try {
+      d = await job.promise;
+    } catch (e) {
+      throw nativeError(e, 'grads');
+    } finally {
+      signal?.removeEventListener('abort', abort);
+    }
+    this.commit(b, d);
+  }
+
+  private commit(b: NativeGradBatch, d: NativeInfluenceDelta): void {
+    const s = this.sums!;
     const add = (dst: Float64Array, src: Float64Array) => {
       for (let i = 0; i < dst.length; i++) dst[i] += src[i];
     };
@@ -294,12 +322,7 @@ export class InfluenceAccumulator {
     const b = nativeBatch(this.projection, batch, this.numClusters);
     const { signal, onProgress } = options;
     if (signal?.aborted) throw new AbortError();
-    if (this.native === undefined) {
-      // the CUDA twin has no worker yet: it blocks the event loop for the batch (docs/cuda.md)
-      this.addCuda(b);
-      onProgress?.({ rowsDone: b.n, rows: b.n });
-      return;
-    }
+    if (this.native === undefined) return this.addCudaAsync(b, signal, onProgress);
     const job = this.native.add(b, this.threads, onProgress ? (rowsDone, rows) => onProgress({ rowsDone, rows }) : undefined);
     const abort = () => job.cancel();
     signal?.addEventListener('abort', abort, { once: true });
