@@ -147,7 +147,7 @@ gpu('stable rank twin', () => {
     expect(seen[seen.length - 1]).toBe(3);
   });
   it('an all-zero matrix is rejected naming it', () => {
-    expectValidation(() => stableRankSync([{ data: new Float32Array(6), rows: 2, cols: 3 }], { device: 'cuda' }), 'matrices', /matrices\[0\]/);
+    expectValidation(() => stableRankSync([{ data: new Float32Array(6), rows: 2, cols: 3 }], { device: 'cuda' }), 'matrices[0]', /all zeros/);
   });
 });
 
