@@ -11,9 +11,12 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-OUT="${1:-gpu-results/$(date -u +%Y%m%dT%H%M%SZ)}"
+OUT=""
 QUICK=""
-for a in "$@"; do [ "$a" = "--quick" ] && QUICK="--quick"; done
+for a in "$@"; do
+  if [ "$a" = "--quick" ]; then QUICK="--quick"; else OUT="$a"; fi
+done
+OUT="${OUT:-gpu-results/$(date -u +%Y%m%dT%H%M%SZ)}"
 mkdir -p "$OUT"
 exec > >(tee "$OUT/suite.log") 2>&1
 
