@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 
-import { binding, type NativeMatrix, type NativeStableRank, type NativeStableRankOptions } from '../binding';
+import { binding, type NativeMatrix, type NativeProgress, type NativeStableRank, type NativeStableRankOptions } from '../binding';
 import { parseOptions } from '../config';
 import { deviceSchema, resolveDevice } from '../device';
 import { CurriculaError, ValidationError, describeValue } from '../errors';
@@ -131,7 +131,7 @@ function withDevice(r: StableRankReport, d: { device: 'cpu' | 'cuda'; note?: str
 export async function stableRank(matrices: GradientMatrix[], options?: StableRankOptions): Promise<StableRankReport> {
   const { native, opts, parsed } = prepare(matrices, options);
   const d = resolveDevice(parsed.device, 'the stable rank');
-  const start = d.device === 'cuda' ? binding().cudaStableRank : binding().stableRank;
-  const rows = await runNativeJob((cb) => start(native, opts, cb), parsed.signal, options?.onProgress, 'matrices');
+  const start = (cb: NativeProgress | undefined) => (d.device === 'cuda' ? binding().cudaStableRank(native, opts, cb) : binding().stableRank(native, opts, cb));
+  const rows = await runNativeJob(start, parsed.signal, options?.onProgress, 'matrices');
   return withDevice(report(matrices, rows, opts.tol), d);
 }
