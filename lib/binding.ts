@@ -336,6 +336,38 @@ export interface BindingModule {
     threads: number,
   ): Promise<Float32Array>;
   cuda: boolean;
+  // --- CUDA twins (cpp/addon/cuda_binding.cpp, cuda/); without the CUDA build all but cudaDeviceInfo throw ---
+  cudaDeviceInfo(): import('./device').CudaDeviceInfo;
+  cudaInfluenceFeatures(spec: NativeProjectionSpec, batch: NativeGradBatch, clip: number, firstRow?: number): Float64Array;
+  cudaInfluenceAccumulate(spec: NativeProjectionSpec, batch: NativeGradBatch, numClusters: number, clip: number, firstRow?: number): NativeInfluenceDelta;
+  cudaStableRankSync(matrices: NativeMatrix[], options: NativeStableRankOptions): NativeStableRank[];
+  cudaScheduleBruteForceSync(corpus: NativeCorpus, options: NativeScheduleOptions): NativeScheduleResult;
+  cudaScheduleBruteForce(
+    corpus: NativeCorpus,
+    options: NativeScheduleOptions,
+    onProgress?: (steps: number, tokens: number, goal: number) => void,
+  ): { promise: Promise<NativeScheduleResult>; cancel(): void };
+  cudaInfluenceAccumulateAsync(
+    spec: NativeProjectionSpec,
+    batch: NativeGradBatch,
+    numClusters: number,
+    clip: number,
+    firstRow: number,
+    onProgress?: (rowsDone: number, rows: number) => void,
+  ): NativeJob<NativeInfluenceDelta>;
+  cudaStableRank(matrices: NativeMatrix[], options: NativeStableRankOptions, onProgress?: NativeProgress): NativeJob<NativeStableRank[]>;
+  /** bytes moved per second by a device-to-device copy (read + write), best of `reps` */
+  cudaCopyBandwidth(bytes: number, reps: number): number;
+}
+
+/** What one batch adds to an influence state (cudaInfluenceAccumulate). */
+export interface NativeInfluenceDelta {
+  count: Float64Array;
+  sum: Float64Array;
+  targetCount: number;
+  targetSum: Float64Array;
+  covCount: number;
+  cov: Float64Array;
 }
 
 let cached: BindingModule | undefined;

@@ -47,6 +47,10 @@ export const scheduleOptionsSchema = z
     offset: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
     /** Threads for the scan (1 or 2); the order never depends on it. */
     threads: z.number().int().min(1).max(2).default(2),
+    /** schedule/scheduleSync: 'cuda-brute' scores every candidate on the GPU each step (docs/cuda.md); same order. */
+    engine: z.enum(['cpu', 'cuda-brute']).default('cpu'),
+    /** scheduleBruteForceSync: where the brute force runs ('auto' = CUDA when available). */
+    device: z.enum(['cpu', 'cuda', 'auto']).default('cpu'),
     signal: z.instanceof(AbortSignal).optional(),
     onProgress: z.function().optional(),
   })

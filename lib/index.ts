@@ -116,3 +116,5 @@ export { analyseGradients } from './demo/analysis';
 export type { GradientAnalysis } from './demo/analysis';
 export { prepareDemoData } from './demo/data';
 export type { DemoData } from './demo/data';
+// CUDA twins: run-time device choice (docs/cuda.md)
+export { cudaDeviceInfo, cudaUnavailableReason, resolveDevice, deviceSchema, DEVICES, type CudaDeviceInfo, type Device, type ResolvedDevice } from './device';

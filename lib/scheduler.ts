@@ -15,6 +15,7 @@ import {
 import { parseOptions, scheduleOptionsSchema, type ScheduleOptionsInput, type ScheduleOptionsParsed } from './config';
 import { assertGroups, validateCurriculum, type Curriculum } from './curriculum/curriculum';
 import { targetTable, targetTableAsync } from './curriculum/targets';
+import { resolveDevice } from './device';
 import { AbortError, ValidationError } from './errors';
 import { corpusMixture, validateMixture } from './io/mixture';
 import { validateSequenceSet, type SequenceSet } from './io/sequences';
@@ -42,6 +43,10 @@ export interface ScheduleResult {
   /** the target table, when the order follows one */
   targets?: TargetTable;
   stats: NativeScheduleStats;
+  /** 'cuda' when the CUDA brute force produced the order */
+  device?: 'cpu' | 'cuda';
+  /** why `device: 'auto'` fell back to the CPU (one line) */
+  deviceNote?: string;
 }
 
 function totalTokens(set: SequenceSet): number {
@@ -190,16 +195,15 @@ export async function schedule(input: SequenceSet, options?: ScheduleOptions): P
   const signal = parsed.signal;
   if (signal?.aborted) throw new AbortError();
   const onProgress = options?.onProgress;
-  const job = binding().schedule(
-    corpus,
-    native,
-    onProgress ? (steps, tokens, goal) => onProgress({ steps, tokens, goal }) : undefined,
-  );
+  const cuda = parsed.engine === 'cuda-brute';
+  if (cuda) resolveDevice('cuda', 'the scheduler', 'engine');
+  const report = onProgress ? (steps: number, tokens: number, goal: number) => onProgress({ steps, tokens, goal }) : undefined;
+  const job = cuda ? binding().cudaScheduleBruteForce(corpus, native, report) : binding().schedule(corpus, native, report);
   const abort = () => job.cancel();
   signal?.addEventListener('abort', abort, { once: true });
   try {
     const r = await job.promise;
-    return { order: r.order, tokens: r.tokens, mixture, ...(native.targets ? { targets: native.targets } : {}), stats: r.stats };
+    return { order: r.order, tokens: r.tokens, mixture, ...(native.targets ? { targets: native.targets } : {}), stats: r.stats, ...(cuda ? { device: 'cuda' as const } : {}) };
   } catch (e) {
     throw nativeError(e, nativeField(e));
   } finally {
@@ -216,10 +220,15 @@ function runSync(input: SequenceSet, options: SyncOptions | undefined, entry: 's
     const targets = targetTable(checkedCurriculum(curriculum, input), curriculumTokens(input, options));
     return runSync(input, { ...rest, targets }, entry);
   }
-  const { corpus, native, mixture } = prepare(input, options);
+  const { corpus, native, mixture, parsed } = prepare(input, options);
+  let device: { device: 'cpu' | 'cuda'; note?: string } = { device: 'cpu' };
+  if (entry === 'scheduleBruteForceSync') device = resolveDevice(parsed.device, 'the brute-force scheduler');
+  else if (parsed.device !== 'cpu') throw new ValidationError('device', "`device` applies to scheduleBruteForceSync; use `engine: 'cuda-brute'` for schedule/scheduleSync");
+  if (parsed.engine === 'cuda-brute') device = resolveDevice('cuda', 'the scheduler', 'engine');
   try {
-    const r = binding()[entry](corpus, native);
-    return { order: r.order, tokens: r.tokens, mixture, ...(native.targets ? { targets: native.targets } : {}), stats: r.stats };
+    const r = device.device === 'cuda' ? binding().cudaScheduleBruteForceSync(corpus, native) : binding()[entry](corpus, native);
+    const extra = device.device === 'cuda' ? { device: 'cuda' as const } : device.note !== undefined ? { deviceNote: device.note } : {};
+    return { order: r.order, tokens: r.tokens, mixture, ...(native.targets ? { targets: native.targets } : {}), stats: r.stats, ...extra };
   } catch (e) {
     throw nativeError(e, nativeField(e));
   }

@@ -117,6 +117,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   registerLinalg(env, exports);
   registerInfluence(env, exports);
   registerModel(env, exports);
+  registerCuda(env, exports);
 #ifdef CURRICULA_WITH_CUDA
   exports.Set("cuda", Napi::Boolean::New(env, true));
 #else

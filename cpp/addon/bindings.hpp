@@ -17,4 +17,5 @@ void registerCurriculum(Napi::Env env, Napi::Object exports);
 void registerLinalg(Napi::Env env, Napi::Object exports);
 void registerInfluence(Napi::Env env, Napi::Object exports);
 void registerModel(Napi::Env env, Napi::Object exports);
+void registerCuda(Napi::Env env, Napi::Object exports);
 }  // namespace curricula::addon

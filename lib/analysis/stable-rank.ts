@@ -6,8 +6,9 @@
  */
 import { z } from 'zod';
 
-import { binding, type NativeMatrix, type NativeStableRank, type NativeStableRankOptions } from '../binding';
+import { binding, type NativeMatrix, type NativeProgress, type NativeStableRank, type NativeStableRankOptions } from '../binding';
 import { parseOptions } from '../config';
+import { deviceSchema, resolveDevice } from '../device';
 import { CurriculaError, ValidationError, describeValue } from '../errors';
 import { runNativeJob, runNativeSync, type Progress } from './native-job';
 
@@ -27,6 +28,8 @@ export const stableRankOptionsSchema = z
     maxIterations: z.number().int().min(1).max(100000).default(500),
     seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
     threads: z.number().int().min(1).max(2).default(2),
+    /** 'cuda': the same Lanczos with the products on the GPU (docs/cuda.md); 'auto' uses it when available */
+    device: deviceSchema,
     signal: z.instanceof(AbortSignal).optional(),
     onProgress: z.function().optional(),
   })
@@ -49,6 +52,10 @@ export interface LayerSummary {
 export interface StableRankReport {
   ranks: StableRankRow[];
   layers: LayerSummary[];
+  /** where the products ran */
+  device?: 'cpu' | 'cuda';
+  /** why `device: 'auto'` fell back to the CPU (one line) */
+  deviceNote?: string;
 }
 
 function prepare(matrices: GradientMatrix[], options: StableRankOptions | undefined): { native: NativeMatrix[]; opts: NativeStableRankOptions; parsed: z.output<typeof stableRankOptionsSchema> } {
@@ -110,13 +117,21 @@ export function summariseLayers(ranks: readonly { layer: string; srank: number }
 }
 
 export function stableRankSync(matrices: GradientMatrix[], options?: Omit<StableRankOptions, 'signal' | 'onProgress'>): StableRankReport {
-  const { native, opts } = prepare(matrices, options);
-  return report(matrices, runNativeSync(() => binding().stableRankSync(native, opts), 'matrices'), opts.tol);
+  const { native, opts, parsed } = prepare(matrices, options);
+  const d = resolveDevice(parsed.device, 'the stable rank');
+  const run = d.device === 'cuda' ? () => binding().cudaStableRankSync(native, opts) : () => binding().stableRankSync(native, opts);
+  return withDevice(report(matrices, runNativeSync(run, 'matrices'), opts.tol), d);
+}
+
+function withDevice(r: StableRankReport, d: { device: 'cpu' | 'cuda'; note?: string }): StableRankReport {
+  return { ...r, device: d.device, ...(d.note !== undefined ? { deviceNote: d.note } : {}) };
 }
 
 /** Off the event loop; progress counts matrices (or Lanczos steps for a single matrix). */
 export async function stableRank(matrices: GradientMatrix[], options?: StableRankOptions): Promise<StableRankReport> {
   const { native, opts, parsed } = prepare(matrices, options);
-  const rows = await runNativeJob((cb) => binding().stableRank(native, opts, cb), parsed.signal, options?.onProgress, 'matrices');
-  return report(matrices, rows, opts.tol);
+  const d = resolveDevice(parsed.device, 'the stable rank');
+  const start = (cb: NativeProgress | undefined) => (d.device === 'cuda' ? binding().cudaStableRank(native, opts, cb) : binding().stableRank(native, opts, cb));
+  const rows = await runNativeJob(start, parsed.signal, options?.onProgress, 'matrices');
+  return withDevice(report(matrices, rows, opts.tol), d);
 }

@@ -14,6 +14,7 @@ import { renderCosineHeatmap } from '../analysis/heatmap';
 import { readFeatures, readGradientMatrices } from '../analysis/matrix-file';
 import type { Progress } from '../analysis/native-job';
 import { stableRank } from '../analysis/stable-rank';
+import { resolveDevice } from '../device';
 import { CurriculaError, FormatError, ValidationError } from '../errors';
 import { writeFileAtomic } from '../io/atomic';
 import { readNpy } from '../io/npy';
@@ -77,6 +78,7 @@ export interface StableRankFlags {
   maxIterations?: string;
   seed?: string;
   threads?: string;
+  device?: string;
   quiet?: boolean;
 }
 
@@ -88,13 +90,15 @@ export async function stableRankCommand(flags: StableRankFlags): Promise<void> {
     maxIterations: optional('--max-iterations', flags.maxIterations, parseCount),
     seed: optional('--seed', flags.seed, parseCount),
     threads: optional('--threads', flags.threads, parseCount),
+    device: resolveDevice(flags.device, 'the stable rank', '--device'),
   };
+  if (options.device.note !== undefined && !flags.quiet) process.stderr.write(`curricula: ${options.device.note}\n`);
   const matrices = readGradientMatrices(flags.grads);
   const bar = progressBar(`stable rank of ${matrices.length} matrices`, !!flags.quiet);
   const started = process.hrtime.bigint();
   let report;
   try {
-    report = await withInterrupt((signal) => stableRank(matrices, { ...options, signal, onProgress: (p) => bar.update(p) }));
+    report = await withInterrupt((signal) => stableRank(matrices, { ...options, device: options.device.device, signal, onProgress: (p) => bar.update(p) }));
   } finally {
     bar.stop();
   }
@@ -236,6 +240,7 @@ export function registerAnalyze(program: Command): void {
     .option('--max-iterations <n>', 'Lanczos steps per matrix before giving up (default: 500)')
     .option('--seed <n>', 'seed of the random start vectors (default: 0)')
     .option('--threads <n>', '1 or 2 (default: 2); results do not depend on it')
+    .option('--device <d>', "cpu, cuda or auto (default: cpu); see docs/cuda.md")
     .option('-q, --quiet', 'no progress or summary on stderr')
     .action((flags: StableRankFlags) => stableRankCommand(flags));
   analyze

@@ -11,6 +11,7 @@ import * as path from 'path';
 import { SingleBar } from 'cli-progress';
 import { Option, type Command } from 'commander';
 
+import { resolveDevice } from '../device';
 import { CurriculaError, ValidationError } from '../errors';
 import { accumulateInfluence, type AccumulateProgress } from '../influence/accumulator';
 import { mergeAll, readState, writeStateAtomic, type InfluenceState } from '../influence/state';
@@ -28,6 +29,7 @@ export interface InfluenceFlags {
   clipPercentile?: string;
   threads?: string;
   blockRows?: string;
+  device?: string;
   stateOut?: string;
   out?: string;
   quiet?: boolean;
@@ -104,7 +106,9 @@ export async function influenceCommand(flags: InfluenceFlags): Promise<void> {
     clipPercentile: optional('--clip-percentile', flags.clipPercentile, parseNumber),
     threads: optional('--threads', flags.threads, parseCount),
     blockRows: optional('--block-rows', flags.blockRows, parseCount),
+    device: resolveDevice(flags.device, 'the influence accumulator', '--device'),
   };
+  if (options.device.note !== undefined && !flags.quiet) process.stderr.write(`curricula: ${options.device.note}\n`);
   if (options.clip !== undefined && !(options.clip > 0)) throw new ValidationError('--clip', `Expected positive number for \`--clip\` but received ${flags.clip}`);
   if (options.clipPercentile !== undefined && !(options.clipPercentile > 0 && options.clipPercentile <= 100)) {
     throw new ValidationError('--clip-percentile', `Expected number in (0, 100] for \`--clip-percentile\` but received ${flags.clipPercentile}`);
@@ -122,7 +126,7 @@ export async function influenceCommand(flags: InfluenceFlags): Promise<void> {
   const progress = progressReporter(flags.quiet ?? false);
   let state: InfluenceState;
   try {
-    state = await accumulateInfluence(flags.grads, flags.target, { ...options, signal: ac.signal, onProgress: (p) => progress.update(p) });
+    state = await accumulateInfluence(flags.grads, flags.target, { ...options, device: options.device.device, signal: ac.signal, onProgress: (p) => progress.update(p) });
   } finally {
     progress.stop();
     process.off('SIGINT', onSigint);
@@ -204,6 +208,7 @@ export function registerInfluenceCommands(program: Command, bench: Command): voi
     .option('--clip-percentile <p>', 'clip at this percentile in (0, 100] of all example norms (one extra pass)')
     .option('--threads <n>', 'native threads; results do not depend on it (default: 2)')
     .option('--block-rows <n>', 'examples read and projected per block (default: about 64 MiB of gradients)')
+    .option('--device <d>', 'cpu, cuda or auto (default: cpu); see docs/cuda.md')
     .option('--state-out <file.safetensors>', 'where to write the accumulated state')
     .option('--out <delta.json>', 'where to write the per-cluster logit update Δℓ and raw scores (JSON)')
     .option('-q, --quiet', 'no progress or status on stderr')

@@ -6,8 +6,9 @@
  */
 import { z } from 'zod';
 
-import { binding, nativeError, type NativeGradBatch, type NativeInfluenceAccumulator, type NativeProjectionSpec } from '../binding';
+import { binding, nativeError, type NativeGradBatch, type NativeInfluenceAccumulator, type NativeInfluenceDelta, type NativeProjectionSpec } from '../binding';
 import { parseOptions } from '../config';
+import { deviceSchema, resolveDevice } from '../device';
 import { AbortError, ValidationError, describeValue } from '../errors';
 import { GradientSource, type GradDtype } from './readers';
 import type { InfluenceMeta, InfluenceState } from './state';
@@ -42,6 +43,8 @@ export const accumulatorOptionsSchema = z
     clipPercentile: z.number().finite().gt(0).max(100).optional(),
     /** native threads; results do not depend on it */
     threads: z.number().int().min(1).max(256).default(2),
+    /** 'cuda' runs the CUDA twin (docs/cuda.md); 'auto' uses it when available */
+    device: deviceSchema,
   })
   .strict();
 export type AccumulatorOptions = z.input<typeof accumulatorOptionsSchema>;
@@ -173,12 +176,18 @@ export function gradientNormsSync(projection: ProjectionOptions, batch: GradBatc
  * accumulator sums. Builds the projection on every call (a dense one costs
  * D x d Gaussian draws); for streams use InfluenceAccumulator.
  */
-export function projectGradientsSync(projection: ProjectionOptions, batch: GradBatch, options: { clip?: number; threads?: number } = {}): Float64Array {
+export function projectGradientsSync(
+  projection: ProjectionOptions,
+  batch: GradBatch,
+  options: { clip?: number; threads?: number; device?: 'cpu' | 'cuda' | 'auto' } = {},
+): Float64Array {
   const p = parseProjection(projection);
   const clip = options.clip ?? Infinity;
   if (!(clip > 0)) throw new ValidationError('clip', `Expected positive number for \`clip\` but received ${describeValue(options.clip)}`);
+  const device = resolveDevice(options.device, 'the gradient projection').device;
   const b = nativeBatch(p, batch, undefined);
   try {
+    if (device === 'cuda') return binding().cudaInfluenceFeatures(nativeSpec(p), b, clip, 0);
     return binding().influenceFeatures(nativeSpec(p), b, clip, options.threads ?? 2);
   } catch (e) {
     throw nativeError(e, 'grads');
@@ -206,7 +215,13 @@ export class InfluenceAccumulator {
   readonly clip: number | undefined;
   readonly clipPercentile: number | undefined;
   readonly threads: number;
-  private readonly native: NativeInfluenceAccumulator;
+  /** where add() runs */
+  readonly device: 'cpu' | 'cuda';
+  /** why `device: 'auto'` fell back to the CPU (one line), else undefined */
+  readonly deviceNote: string | undefined;
+  private readonly native: NativeInfluenceAccumulator | undefined;
+  /** the sums when device is 'cuda' (the GPU returns per-batch deltas) */
+  private readonly sums: (NativeInfluenceDelta & { examples: number }) | undefined;
 
   constructor(options: AccumulatorOptions) {
     const o = parseOptions(accumulatorOptionsSchema, options);
@@ -216,11 +231,76 @@ export class InfluenceAccumulator {
     this.clip = o.clip;
     this.clipPercentile = o.clipPercentile;
     this.threads = o.threads;
+    const resolved = resolveDevice(o.device, 'the influence accumulator');
+    this.device = resolved.device;
+    this.deviceNote = resolved.note;
+    if (this.device === 'cuda') {
+      const d = featureDim(o.projection);
+      this.sums = {
+        count: new Float64Array(o.numClusters),
+        sum: new Float64Array(o.numClusters * d),
+        targetCount: 0,
+        targetSum: new Float64Array(d),
+        covCount: 0,
+        cov: new Float64Array(d * d),
+        examples: 0,
+      };
+      return;
+    }
     try {
       this.native = new (binding().InfluenceAccumulator)(nativeSpec(o.projection), o.numClusters, o.clip ?? Infinity);
     } catch (e) {
       throw nativeError(e, 'projection');
     }
+  }
+
+  /** CUDA path, blocking: one GPU call per batch; the deltas are committed only after it succeeds. */
+  private addCuda(b: NativeGradBatch): void {
+    let d: NativeInfluenceDelta;
+    try {
+      d = binding().cudaInfluenceAccumulate(nativeSpec(this.projection), b, this.numClusters, this.clip ?? Infinity, this.sums!.examples);
+    } catch (e) {
+      throw nativeError(e, 'grads');
+    }
+    this.commit(b, d);
+  }
+
+  /** CUDA path on a worker thread; abort is honoured before the GPU work starts. Sums commute, so overlapping adds are fine. */
+  private async addCudaAsync(b: NativeGradBatch, signal: AbortSignal | undefined, onProgress: ((p: BatchProgress) => void) | undefined): Promise<void> {
+    const examples = this.sums!.examples;
+    const job = binding().cudaInfluenceAccumulateAsync(
+      nativeSpec(this.projection),
+      b,
+      this.numClusters,
+      this.clip ?? Infinity,
+      examples,
+      onProgress ? (rowsDone, rows) => onProgress({ rowsDone, rows }) : undefined,
+    );
+    const abort = () => job.cancel();
+    signal?.addEventListener('abort', abort, { once: true });
+    let d: NativeInfluenceDelta;
+    try {
+      d = await job.promise;
+    } catch (e) {
+      throw nativeError(e, 'grads');
+    } finally {
+      signal?.removeEventListener('abort', abort);
+    }
+    this.commit(b, d);
+  }
+
+  private commit(b: NativeGradBatch, d: NativeInfluenceDelta): void {
+    const s = this.sums!;
+    const add = (dst: Float64Array, src: Float64Array) => {
+      for (let i = 0; i < dst.length; i++) dst[i] += src[i];
+    };
+    add(s.count, d.count);
+    add(s.sum, d.sum);
+    add(s.targetSum, d.targetSum);
+    add(s.cov, d.cov);
+    s.targetCount += d.targetCount;
+    s.covCount += d.covCount;
+    s.examples += b.n;
   }
 
   get dim(): number {
@@ -229,6 +309,7 @@ export class InfluenceAccumulator {
 
   addSync(batch: GradBatch): void {
     const b = nativeBatch(this.projection, batch, this.numClusters);
+    if (this.native === undefined) return this.addCuda(b);
     try {
       this.native.addSync(b, this.threads);
     } catch (e) {
@@ -241,6 +322,7 @@ export class InfluenceAccumulator {
     const b = nativeBatch(this.projection, batch, this.numClusters);
     const { signal, onProgress } = options;
     if (signal?.aborted) throw new AbortError();
+    if (this.native === undefined) return this.addCudaAsync(b, signal, onProgress);
     const job = this.native.add(b, this.threads, onProgress ? (rowsDone, rows) => onProgress({ rowsDone, rows }) : undefined);
     const abort = () => job.cancel();
     signal?.addEventListener('abort', abort, { once: true });
@@ -256,10 +338,15 @@ export class InfluenceAccumulator {
   /** A snapshot of the sums (copies). */
   state(): InfluenceState {
     let s;
-    try {
-      s = this.native.state();
-    } catch (e) {
-      throw nativeError(e, 'accumulator');
+    if (this.sums !== undefined) {
+      const c = this.sums;
+      s = { ...c, dim: this.dim, numClusters: this.numClusters, count: c.count.slice(), sum: c.sum.slice(), targetSum: c.targetSum.slice(), cov: c.cov.slice() };
+    } else {
+      try {
+        s = this.native!.state();
+      } catch (e) {
+        throw nativeError(e, 'accumulator');
+      }
     }
     const p = this.projection;
     const meta: InfluenceMeta = { projection: p.kind, seed: String(p.seed), clip: this.clip ?? null, examples: s.examples };
@@ -297,6 +384,8 @@ export const accumulateOptionsSchema = z
     clip: z.number().finite().positive().optional(),
     clipPercentile: z.number().finite().gt(0).max(100).optional(),
     threads: z.number().int().min(1).max(256).default(2),
+    /** 'cuda' runs the accumulation on the GPU (docs/cuda.md); 'auto' uses it when available */
+    device: deviceSchema,
     /** rows per block read from disk (default: about 64 MiB) */
     blockRows: positiveInt.optional(),
     signal: z.instanceof(AbortSignal).optional(),
@@ -369,6 +458,7 @@ export async function accumulateInfluence(
     clip,
     clipPercentile: o.clipPercentile,
     threads: o.threads,
+    device: o.device,
   });
   let done = 0;
   for (const s of sources) {
