@@ -11,6 +11,11 @@ export function isFloat64Array(v: unknown): v is Float64Array {
   return ArrayBuffer.isView(v) && Object.prototype.toString.call(v) === '[object Float64Array]';
 }
 
+/** Realm-safe Float32Array check. */
+export function isFloat32Array(v: unknown): v is Float32Array {
+  return ArrayBuffer.isView(v) && Object.prototype.toString.call(v) === '[object Float32Array]';
+}
+
 export const objectiveSchema = z.enum(['sos', 'norm']);
 
 export const scheduleOptionsSchema = z

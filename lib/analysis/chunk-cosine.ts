@@ -7,7 +7,7 @@
 import { z } from 'zod';
 
 import { binding } from '../binding';
-import { parseOptions } from '../config';
+import { isFloat32Array, isFloat64Array, parseOptions } from '../config';
 import { ValidationError, describeValue } from '../errors';
 import { runNativeJob, runNativeSync, type Progress } from './native-job';
 
@@ -61,7 +61,7 @@ function prepare(order: OrderArray, features: FeatureMatrix, chunks: number, opt
     }
   }
   const { data, rows, cols } = features;
-  if (!(data instanceof Float32Array || data instanceof Float64Array)) {
+  if (!(isFloat32Array(data) || isFloat64Array(data))) {
     throw new ValidationError('features.data', `Expected Float32Array or Float64Array for \`features.data\` but received ${describeValue(data)}`);
   }
   if (data.length !== rows * cols) {

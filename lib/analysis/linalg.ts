@@ -5,7 +5,7 @@
 import { z } from 'zod';
 
 import { binding, type NativeEigen } from '../binding';
-import { parseOptions } from '../config';
+import { isFloat64Array, parseOptions } from '../config';
 import { ValidationError, describeValue } from '../errors';
 import { runNativeJob, runNativeSync, type Progress } from './native-job';
 
@@ -23,7 +23,7 @@ export type LinalgOptions = z.input<typeof linalgOptionsSchema>;
 
 function squareMatrix(a: Float64Array, n: number): void {
   if (!Number.isSafeInteger(n) || n < 1) throw new ValidationError('n', `Expected positive integer for \`n\` but received ${describeValue(n)}`);
-  if (!(a instanceof Float64Array)) throw new ValidationError('a', `Expected Float64Array for \`a\` but received ${describeValue(a)}`);
+  if (!(isFloat64Array(a))) throw new ValidationError('a', `Expected Float64Array for \`a\` but received ${describeValue(a)}`);
   if (a.length !== n * n) throw new ValidationError('a', `Expected ${n * n} entries (n × n) for \`a\` but received ${a.length}`);
   for (let i = 0; i < a.length; i++) {
     if (!Number.isFinite(a[i])) throw new ValidationError(`a[${i}]`, `Expected finite number for \`a[${i}]\` but received ${a[i]}`);
@@ -31,7 +31,7 @@ function squareMatrix(a: Float64Array, n: number): void {
 }
 
 function vector(b: Float64Array, n: number): void {
-  if (!(b instanceof Float64Array) || b.length !== n) {
+  if (!(isFloat64Array(b)) || b.length !== n) {
     throw new ValidationError('b', `Expected Float64Array of ${n} entries for \`b\` but received ${describeValue(b)}`);
   }
   for (let i = 0; i < n; i++) {

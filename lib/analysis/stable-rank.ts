@@ -7,7 +7,7 @@
 import { z } from 'zod';
 
 import { binding, type NativeMatrix, type NativeProgress, type NativeStableRank, type NativeStableRankOptions } from '../binding';
-import { parseOptions } from '../config';
+import { isFloat32Array, isFloat64Array, parseOptions } from '../config';
 import { deviceSchema, resolveDevice } from '../device';
 import { CurriculaError, ValidationError, describeValue } from '../errors';
 import { runNativeJob, runNativeSync, type Progress } from './native-job';
@@ -70,7 +70,7 @@ function prepare(matrices: GradientMatrix[], options: StableRankOptions | undefi
         throw new ValidationError(`${f}.${k}`, `Expected positive integer for \`${f}.${k}\` but received ${describeValue(m?.[k])}`);
       }
     }
-    if (!(m.data instanceof Float32Array || m.data instanceof Float64Array)) {
+    if (!(isFloat32Array(m.data) || isFloat64Array(m.data))) {
       throw new ValidationError(`${f}.data`, `Expected Float32Array or Float64Array for \`${f}.data\` but received ${describeValue(m.data)}`);
     }
     if (m.data.length !== m.rows * m.cols) {

@@ -8,7 +8,7 @@
 import { z } from 'zod';
 
 import { binding, type NativeInfluenceState, type NativeScoreOptions, type NativeScores } from '../binding';
-import { parseOptions } from '../config';
+import { isFloat64Array, parseOptions } from '../config';
 import { ValidationError, describeValue } from '../errors';
 import { runNativeJob, runNativeSync, type Progress } from '../analysis/native-job';
 import { normaliseOptionsSchema, normaliseScores } from './normalise';
@@ -67,7 +67,7 @@ export interface InfluenceDelta {
 }
 
 function expectArray(field: string, value: unknown, length: number): Float64Array {
-  if (!(value instanceof Float64Array)) {
+  if (!(isFloat64Array(value))) {
     throw new ValidationError(field, `Expected Float64Array for \`${field}\` but received ${describeValue(value)}`);
   }
   if (value.length !== length) {
