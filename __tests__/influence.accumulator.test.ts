@@ -227,7 +227,8 @@ describe('async add', () => {
     const seen: number[] = [];
     await acc.add(batch, { onProgress: (p) => seen.push(p.rowsDone) });
     expect(seen[seen.length - 1]).toBe(n);
-    expect(seen.length).toBeGreaterThan(1);
+    // reports may coalesce on a busy machine (the worker delivers the latest), but never go back
+    for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThanOrEqual(seen[i - 1]);
     expectBitIdentical(acc.state().cov, sync.state().cov);
 
     const ac = new AbortController();
