@@ -561,7 +561,7 @@ export async function runDemo(
             const ref = await ctx.referenceRun();
             const order = await ctx.referenceOrder();
             const late = ctx.checkpointAt(ref, checkpoints[checkpoints.length - 1]);
-            const task = progress.task('gradient analyses', 1, 'features');
+            const task = progress.task('gradient analyses', 100, '%');
             try {
               analysis = await analyseGradients(
                 {
@@ -570,7 +570,7 @@ export async function runDemo(
                   influence: o.influence,
                   signal,
                   slot: (fn) => slot(fn, 1),
-                  onProgress: (d, t) => task.update(d / t),
+                  onProgress: (d, t) => task.update(Math.round((100 * d) / t)),
                 },
                 late.params,
                 `reference run (seed ${o.referenceSeed}) at ${late.tokens} tokens`,
