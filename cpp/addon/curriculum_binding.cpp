@@ -1,5 +1,5 @@
 // Curriculum entry points: mixture and cumulative targets at given points (sync),
-// and the scheduler's target table (sync, or an AsyncProgressWorker with cancel).
+// and the scheduler's target table (sync, or a promise_job.hpp worker with progress and cancel).
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -7,6 +7,7 @@
 
 #include "addon/bindings.hpp"
 #include "addon/marshal.hpp"
+#include "addon/promise_job.hpp"
 #include "curriculum/integrate.hpp"
 
 namespace curricula::addon {
@@ -87,63 +88,6 @@ TableArgs tableArgsFromJs(const Napi::CallbackInfo& info) {
   return a;
 }
 
-struct Progress { double tokens, total; };
-
-class TableWorker : public Napi::AsyncProgressWorker<Progress> {
- public:
-  TableWorker(Napi::Env env, TableArgs args, Napi::Function onProgress, std::shared_ptr<std::atomic<bool>> cancel)
-      : Napi::AsyncProgressWorker<Progress>(env, "curricula.targetTable"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        args_(std::move(args)),
-        cancel_(std::move(cancel)) {
-    if (!onProgress.IsEmpty()) onProgress_ = Napi::Persistent(onProgress);
-  }
-  Napi::Promise promise() { return deferred_.Promise(); }
-
- protected:
-  void Execute(const ExecutionProgress& progress) override {
-    struct Sink : curriculum::TableProgress {
-      const ExecutionProgress& p;
-      std::atomic<bool>& cancel;
-      Sink(const ExecutionProgress& pp, std::atomic<bool>& c) : p(pp), cancel(c) {}
-      bool report(double tokens, double total) override {
-        Progress m{tokens, total};
-        p.Send(&m, 1);
-        return !cancel.load();
-      }
-    } sink(progress, *cancel_);
-    try {
-      if (cancel_->load()) throw curriculum::Cancelled();
-      result_ = curriculum::buildTargetTable(args_.cur.view(), args_.total, args_.maxErr, args_.maxEntries, &sink,
-                                            args_.threads);
-    } catch (const curriculum::Cancelled& e) {
-      code_ = kAborted;
-      SetError(e.what());
-    } catch (const std::invalid_argument& e) {
-      code_ = kValidation;
-      SetError(e.what());
-    } catch (const std::exception& e) {
-      code_ = kInternal;
-      SetError(e.what());
-    }
-  }
-  void OnProgress(const Progress* data, size_t count) override {
-    if (onProgress_.IsEmpty() || count == 0) return;
-    Napi::Env env = Env();
-    onProgress_.Call({Napi::Number::New(env, data[count - 1].tokens), Napi::Number::New(env, data[count - 1].total)});
-  }
-  void OnOK() override { deferred_.Resolve(tableToJs(Env(), std::move(result_))); }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(makeError(Env(), code_, e.Message()).Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  TableArgs args_;
-  std::shared_ptr<std::atomic<bool>> cancel_;
-  Napi::FunctionReference onProgress_;
-  TargetTable result_;
-  std::string code_ = kInternal;
-};
-
 // curriculumMixture(curriculum, s) -> Float64Array(K): softmax(f(s))
 Napi::Value CurriculumMixture(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -179,15 +123,19 @@ Napi::Value CurriculumTargetTableSync(const Napi::CallbackInfo& info) {
 // curriculumTargetTable(curriculum, totalTokens, maxErrorTokens, maxEntries, threads, onProgress?) -> { promise, cancel }
 Napi::Value CurriculumTargetTable(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  TableArgs a = guarded(env, [&] { return tableArgsFromJs(info); });
-  Napi::Function onProgress = info.Length() > 5 && info[5].IsFunction() ? info[5].As<Napi::Function>() : Napi::Function();
-  auto cancel = std::make_shared<std::atomic<bool>>(false);
-  auto* worker = new TableWorker(env, std::move(a), onProgress, cancel);
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("promise", worker->promise());
-  out.Set("cancel", Napi::Function::New(env, [cancel](const Napi::CallbackInfo&) { cancel->store(true); }));
-  worker->Queue();
-  return out;
+  auto a = std::make_shared<TableArgs>(guarded(env, [&] { return tableArgsFromJs(info); }));
+  auto result = std::make_shared<TargetTable>();
+  auto job = std::make_shared<PromiseJob>();
+  job->run = [a, result](const ReportFn& report) {
+    struct Sink : curriculum::TableProgress {
+      const ReportFn& r;
+      explicit Sink(const ReportFn& rr) : r(rr) {}
+      bool report(double tokens, double total) override { return r({tokens, total}); }
+    } sink(report);
+    *result = curriculum::buildTargetTable(a->cur.view(), a->total, a->maxErr, a->maxEntries, &sink, a->threads);
+  };
+  job->finish = [result](Napi::Env e) -> Napi::Value { return tableToJs(e, std::move(*result)); };
+  return startJob(env, "curricula.targetTable", job, progressArg(info, 5));
 }
 
 }  // namespace

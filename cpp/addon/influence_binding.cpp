@@ -9,6 +9,7 @@
 
 #include "addon/bindings.hpp"
 #include "addon/marshal.hpp"
+#include "addon/promise_job.hpp"
 #include "influence/accumulator.hpp"
 #include "linalg/gemm.hpp"
 
@@ -117,38 +118,6 @@ unsigned threadsArg(const Napi::CallbackInfo& info, size_t i) {
   return (unsigned)t;
 }
 
-
-struct ProgressMsg { size_t done, rows; };
-
-class InfluenceAccumulator;
-
-class AddWorker : public Napi::AsyncProgressWorker<ProgressMsg> {
- public:
-  AddWorker(Napi::Env env, InfluenceAccumulator* owner, Napi::Object ownerObj, BatchHandle batch, unsigned threads,
-            Napi::Function onProgress, std::shared_ptr<std::atomic<bool>> cancel);
-  Napi::Promise promise() { return deferred_.Promise(); }
-
- protected:
-  void Execute(const ExecutionProgress& progress) override;
-  void OnProgress(const ProgressMsg* data, size_t count) override {
-    if (onProgress_.IsEmpty() || count == 0) return;
-    onProgress_.Call({Napi::Number::New(Env(), (double)data[count - 1].done),
-                      Napi::Number::New(Env(), (double)data[count - 1].rows)});
-  }
-  void OnOK() override;
-  void OnError(const Napi::Error& e) override;
-
- private:
-  Napi::Promise::Deferred deferred_;
-  InfluenceAccumulator* owner_;
-  Napi::ObjectReference ownerRef_;
-  BatchHandle batch_;
-  unsigned threads_;
-  Napi::FunctionReference onProgress_;
-  std::shared_ptr<std::atomic<bool>> cancel_;
-  std::string code_ = kInternal;
-};
-
 class InfluenceAccumulator : public Napi::ObjectWrap<InfluenceAccumulator> {
  public:
   static Napi::Function define(Napi::Env env) {
@@ -196,15 +165,16 @@ class InfluenceAccumulator : public Napi::ObjectWrap<InfluenceAccumulator> {
     requireIdle(env);
     BatchHandle b = guarded(env, [&] { return batchFromJs(acc_->projector().spec(), info[0].As<Napi::Object>(), true); });
     const unsigned threads = threadsArg(info, 1);
-    Napi::Function onProgress = info.Length() > 2 && info[2].IsFunction() ? info[2].As<Napi::Function>() : Napi::Function();
-    auto cancel = std::make_shared<std::atomic<bool>>(false);
+    auto batch = std::make_shared<BatchHandle>(std::move(b));
+    auto self = std::make_shared<Napi::ObjectReference>(Napi::Persistent(info.This().As<Napi::Object>()));
+    auto job = std::make_shared<PromiseJob>();
+    job->run = [this, batch, threads](const ReportFn& report) {
+      acc().add(batch->batch, threads, [&](size_t done, size_t rows) { return report({(double)done, (double)rows}); });
+    };
+    job->finish = [](Napi::Env e) -> Napi::Value { return e.Undefined(); };
+    job->settled = [this, self] { busy.store(false); };  // `self` keeps this object alive until then
     busy.store(true);
-    auto* w = new AddWorker(env, this, info.This().As<Napi::Object>(), std::move(b), threads, onProgress, cancel);
-    Napi::Object out = Napi::Object::New(env);
-    out.Set("promise", w->promise());
-    out.Set("cancel", Napi::Function::New(env, [cancel](const Napi::CallbackInfo&) { cancel->store(true); }));
-    w->Queue();
-    return out;
+    return startJob(env, "curricula.influence.add", job, progressArg(info, 2));
   }
 
   Napi::Value State(const Napi::CallbackInfo& info) {
@@ -227,47 +197,6 @@ class InfluenceAccumulator : public Napi::ObjectWrap<InfluenceAccumulator> {
 
   std::unique_ptr<Accumulator> acc_;
 };
-
-AddWorker::AddWorker(Napi::Env env, InfluenceAccumulator* owner, Napi::Object ownerObj, BatchHandle batch,
-                     unsigned threads, Napi::Function onProgress, std::shared_ptr<std::atomic<bool>> cancel)
-    : Napi::AsyncProgressWorker<ProgressMsg>(env, "curricula.influence.add"),
-      deferred_(Napi::Promise::Deferred::New(env)),
-      owner_(owner),
-      ownerRef_(Napi::Persistent(ownerObj)),
-      batch_(std::move(batch)),
-      threads_(threads),
-      cancel_(std::move(cancel)) {
-  if (!onProgress.IsEmpty()) onProgress_ = Napi::Persistent(onProgress);
-}
-
-void AddWorker::Execute(const ExecutionProgress& progress) {
-  try {
-    owner_->acc().add(batch_.batch, threads_, [&](size_t done, size_t rows) {
-      ProgressMsg m{done, rows};
-      progress.Send(&m, 1);
-      return !cancel_->load();
-    });
-  } catch (const influence::Cancelled& e) {
-    code_ = kAborted;
-    SetError(e.what());
-  } catch (const std::invalid_argument& e) {
-    code_ = kValidation;
-    SetError(e.what());
-  } catch (const std::exception& e) {
-    code_ = kInternal;
-    SetError(e.what());
-  }
-}
-
-void AddWorker::OnOK() {
-  owner_->busy.store(false);
-  deferred_.Resolve(Env().Undefined());
-}
-
-void AddWorker::OnError(const Napi::Error& e) {
-  owner_->busy.store(false);
-  deferred_.Reject(makeError(Env(), code_, e.Message()).Value());
-}
 
 // influenceNorms(spec, batch, firstRow, threads) -> Float64Array of raw L2 norms
 Napi::Value InfluenceNorms(const Napi::CallbackInfo& info) {

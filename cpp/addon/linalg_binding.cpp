@@ -1,6 +1,6 @@
 // Linear-algebra entry points: Cholesky solve, symmetric eigendecomposition,
 // influence scores and whitening, stable rank and chunk cosine. Each long job
-// has an async form (AsyncProgressWorker, progress as (done, total), cancel())
+// has an async form (promise_job.hpp: progress as (done, total), cancel())
 // and a sync form; both share one marshalling path.
 #include <atomic>
 #include <cmath>
@@ -9,6 +9,7 @@
 
 #include "addon/bindings.hpp"
 #include "addon/marshal.hpp"
+#include "addon/promise_job.hpp"
 #include "analysis/chunk_cosine.hpp"
 #include "analysis/stable_rank.hpp"
 #include "influence/scores.hpp"
@@ -91,68 +92,6 @@ struct Job {
   std::function<Napi::Value(Napi::Env)> finish;
 };
 
-struct ProgressMsg { double done, total; };
-
-class LinalgWorker : public Napi::AsyncProgressWorker<ProgressMsg> {
- public:
-  LinalgWorker(Napi::Env env, std::shared_ptr<Job> job, Napi::Function onProgress, std::shared_ptr<std::atomic<bool>> cancel)
-      : Napi::AsyncProgressWorker<ProgressMsg>(env, "curricula.linalg"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        job_(std::move(job)),
-        cancel_(std::move(cancel)) {
-    if (!onProgress.IsEmpty()) onProgress_ = Napi::Persistent(onProgress);
-  }
-  Napi::Promise promise() { return deferred_.Promise(); }
-
- protected:
-  void Execute(const ExecutionProgress& progress) override {
-    struct Sink : linalg::WorkMonitor {
-      const ExecutionProgress& p;
-      std::atomic<bool>& cancel;
-      Sink(const ExecutionProgress& pp, std::atomic<bool>& c) : p(pp), cancel(c) {}
-      bool report(double done, double total) override {
-        ProgressMsg m{done, total};
-        p.Send(&m, 1);
-        return !cancel.load();
-      }
-    } sink(progress, *cancel_);
-    try {
-      if (cancel_->load()) throw linalg::Cancelled();
-      job_->run(&sink);
-    } catch (const linalg::Cancelled& e) {
-      code_ = kAborted;
-      SetError(e.what());
-    } catch (const std::invalid_argument& e) {
-      code_ = kValidation;
-      SetError(e.what());
-    } catch (const std::exception& e) {
-      code_ = kInternal;
-      SetError(e.what());
-    }
-  }
-  void OnProgress(const ProgressMsg* data, size_t count) override {
-    if (onProgress_.IsEmpty() || count == 0) return;
-    Napi::Env env = Env();
-    onProgress_.Call({Napi::Number::New(env, data[count - 1].done), Napi::Number::New(env, data[count - 1].total)});
-  }
-  void OnOK() override {
-    Napi::Env env = Env();
-    try {
-      deferred_.Resolve(job_->finish(env));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    }
-  }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(makeError(Env(), code_, e.Message()).Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  std::shared_ptr<Job> job_;
-  std::shared_ptr<std::atomic<bool>> cancel_;
-  Napi::FunctionReference onProgress_;
-  std::string code_ = kInternal;
-};
-
 template <typename Fn>
 Napi::Value guardedCall(Napi::Env env, Fn fn) {
   try {
@@ -181,20 +120,21 @@ Napi::Value runSync(const Napi::CallbackInfo& info, JobBuilder build) {
   });
 }
 
-Napi::Value runAsync(const Napi::CallbackInfo& info, JobBuilder build, size_t progressArg) {
+Napi::Value runAsync(const Napi::CallbackInfo& info, JobBuilder build, size_t progressArg_) {
   Napi::Env env = info.Env();
   return guardedCall(env, [&]() -> Napi::Value {
     std::shared_ptr<Job> job = build(info);
-    Napi::Function onProgress = info.Length() > progressArg && info[progressArg].IsFunction()
-                                    ? info[progressArg].As<Napi::Function>()
-                                    : Napi::Function();
-    auto cancel = std::make_shared<std::atomic<bool>>(false);
-    auto* worker = new LinalgWorker(env, job, onProgress, cancel);
-    Napi::Object out = Napi::Object::New(env);
-    out.Set("promise", worker->promise());
-    out.Set("cancel", Napi::Function::New(env, [cancel](const Napi::CallbackInfo&) { cancel->store(true); }));
-    worker->Queue();
-    return out;
+    auto promiseJob = std::make_shared<PromiseJob>();
+    promiseJob->run = [job](const ReportFn& report) {
+      struct Sink : linalg::WorkMonitor {
+        const ReportFn& r;
+        explicit Sink(const ReportFn& rr) : r(rr) {}
+        bool report(double done, double total) override { return r({done, total}); }
+      } sink(report);
+      job->run(&sink);
+    };
+    promiseJob->finish = [job](Napi::Env e) { return job->finish(e); };
+    return startJob(env, "curricula.linalg", promiseJob, progressArg(info, progressArg_));
   });
 }
 

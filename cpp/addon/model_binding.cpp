@@ -7,6 +7,7 @@
 
 #include "addon/bindings.hpp"
 #include "addon/marshal.hpp"
+#include "addon/promise_job.hpp"
 #include "model/model.hpp"
 
 namespace curricula::addon {
@@ -138,72 +139,6 @@ Napi::Object trainResultToJs(Napi::Env env, const TrainResult& r) {
 }
 
 
-struct TrainMsg { uint64_t step, steps, tokens; float loss; };
-
-class TrainWorker : public Napi::AsyncProgressWorker<TrainMsg> {
- public:
-  TrainWorker(Napi::Env env, ModelShape shape, std::vector<float> params, SeqHandle seqs, std::vector<uint32_t> order,
-              TrainOptions opt, Napi::Function onProgress, std::shared_ptr<std::atomic<bool>> cancel)
-      : Napi::AsyncProgressWorker<TrainMsg>(env, "curricula.trainModel"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        shape_(shape),
-        params_(std::move(params)),
-        seqs_(std::move(seqs)),
-        order_(std::move(order)),
-        opt_(std::move(opt)),
-        cancel_(std::move(cancel)) {
-    if (!onProgress.IsEmpty()) onProgress_ = Napi::Persistent(onProgress);
-  }
-  Napi::Promise promise() { return deferred_.Promise(); }
-
- protected:
-  void Execute(const ExecutionProgress& progress) override {
-    struct Sink : TrainSink {
-      const ExecutionProgress& p;
-      std::atomic<bool>& cancel;
-      Sink(const ExecutionProgress& pp, std::atomic<bool>& c) : p(pp), cancel(c) {}
-      bool report(uint64_t step, uint64_t steps, uint64_t tokens, float loss) override {
-        TrainMsg m{step, steps, tokens, loss};
-        p.Send(&m, 1);
-        return !cancel.load();
-      }
-    } sink(progress, *cancel_);
-    try {
-      result_ = train(shape_, std::move(params_), seqs_.view, order_, opt_, &sink);
-    } catch (const model::Cancelled& e) {
-      code_ = kAborted;
-      SetError(e.what());
-    } catch (const std::invalid_argument& e) {
-      code_ = kValidation;
-      SetError(e.what());
-    } catch (const std::exception& e) {
-      code_ = kInternal;
-      SetError(e.what());
-    }
-  }
-  void OnProgress(const TrainMsg* data, size_t count) override {
-    if (onProgress_.IsEmpty() || count == 0) return;
-    Napi::Env env = Env();
-    const TrainMsg& m = data[count - 1];
-    onProgress_.Call({Napi::Number::New(env, (double)m.step), Napi::Number::New(env, (double)m.steps),
-                      Napi::Number::New(env, (double)m.tokens), Napi::Number::New(env, m.loss)});
-  }
-  void OnOK() override { deferred_.Resolve(trainResultToJs(Env(), result_)); }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(makeError(Env(), code_, e.Message()).Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  ModelShape shape_;
-  std::vector<float> params_;
-  SeqHandle seqs_;
-  std::vector<uint32_t> order_;
-  TrainOptions opt_;
-  std::shared_ptr<std::atomic<bool>> cancel_;
-  Napi::FunctionReference onProgress_;
-  TrainResult result_;
-  std::string code_ = kInternal;
-};
-
 // Per-sequence losses off the event loop.
 class LossWorker : public Napi::AsyncWorker {
  public:
@@ -308,15 +243,24 @@ Napi::Value ModelTrain(const Napi::CallbackInfo& info) {
   SeqHandle seqs = seqsFromJs(info[2]);
   std::vector<uint32_t> order = u32sFromJs(info[3], "order");
   TrainOptions opt = trainOptionsFromJs(info[4]);
-  Napi::Function onProgress = info.Length() > 5 && info[5].IsFunction() ? info[5].As<Napi::Function>() : Napi::Function();
-  auto cancel = std::make_shared<std::atomic<bool>>(false);
-  auto* worker = new TrainWorker(env, s, std::move(params), std::move(seqs), std::move(order), std::move(opt),
-                                 onProgress, cancel);
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("promise", worker->promise());
-  out.Set("cancel", Napi::Function::New(env, [cancel](const Napi::CallbackInfo&) { cancel->store(true); }));
-  worker->Queue();
-  return out;
+  auto seqsHeld = std::make_shared<SeqHandle>(std::move(seqs));
+  auto paramsHeld = std::make_shared<std::vector<float>>(std::move(params));
+  auto orderHeld = std::make_shared<std::vector<uint32_t>>(std::move(order));
+  auto optHeld = std::make_shared<TrainOptions>(std::move(opt));
+  auto result = std::make_shared<TrainResult>();
+  auto job = std::make_shared<PromiseJob>();
+  job->run = [s, seqsHeld, paramsHeld, orderHeld, optHeld, result](const ReportFn& report) {
+    struct Sink : TrainSink {
+      const ReportFn& r;
+      explicit Sink(const ReportFn& rr) : r(rr) {}
+      bool report(uint64_t step, uint64_t steps, uint64_t tokens, float loss) override {
+        return r({(double)step, (double)steps, (double)tokens, (double)loss});
+      }
+    } sink(report);
+    *result = train(s, std::move(*paramsHeld), seqsHeld->view, *orderHeld, *optHeld, &sink);
+  };
+  job->finish = [result](Napi::Env e) -> Napi::Value { return trainResultToJs(e, *result); };
+  return startJob(env, "curricula.trainModel", job, progressArg(info, 5));
 }
 
 // modelTrainSync(shape, params, sequences, order, options) -> result

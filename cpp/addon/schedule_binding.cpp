@@ -1,92 +1,24 @@
 // schedule / scheduleSync / scheduleBruteForceSync: the scheduler runs on a
-// libuv worker thread, reports progress to JS, and stops when cancel() is called.
-#include <atomic>
+// libuv worker thread (promise_job.hpp), reports progress to JS, and stops when
+// cancel() is called.
 #include <memory>
 
 #include "addon/bindings.hpp"
 #include "addon/marshal.hpp"
+#include "addon/promise_job.hpp"
 #include "scheduler/scheduler.hpp"
 
 namespace curricula::addon {
 namespace {
-
-struct ProgressMsg { uint64_t steps, tokens, goal; };
-
-class ScheduleWorker : public Napi::AsyncProgressWorker<ProgressMsg> {
- public:
-  ScheduleWorker(Napi::Env env, CorpusHandle corpus, ScheduleOptions opt, Napi::Function onProgress,
-                 std::shared_ptr<std::atomic<bool>> cancel)
-      : Napi::AsyncProgressWorker<ProgressMsg>(env, "curricula.schedule"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        corpus_(std::move(corpus)),
-        opt_(std::move(opt)),
-        cancel_(std::move(cancel)) {
-    if (!onProgress.IsEmpty()) onProgress_ = Napi::Persistent(onProgress);
-  }
-  Napi::Promise promise() { return deferred_.Promise(); }
-
- protected:
-  void Execute(const ExecutionProgress& progress) override {
-    struct Sink : ProgressSink {
-      const ExecutionProgress& p;
-      std::atomic<bool>& cancel;
-      Sink(const ExecutionProgress& pp, std::atomic<bool>& c) : p(pp), cancel(c) {}
-      bool report(uint64_t steps, uint64_t tokens, uint64_t goal) override {
-        ProgressMsg m{steps, tokens, goal};
-        p.Send(&m, 1);
-        return !cancel.load();
-      }
-    } sink(progress, *cancel_);
-    try {
-      result_ = curricula::schedule(corpus_.view, opt_, &sink);
-    } catch (const Cancelled& e) {
-      code_ = kAborted;
-      SetError(e.what());
-    } catch (const std::invalid_argument& e) {
-      code_ = kValidation;
-      SetError(e.what());
-    } catch (const std::exception& e) {
-      code_ = kInternal;
-      SetError(e.what());
-    }
-  }
-  void OnProgress(const ProgressMsg* data, size_t count) override {
-    if (onProgress_.IsEmpty() || count == 0) return;
-    Napi::Env env = Env();
-    const ProgressMsg& m = data[count - 1];
-    onProgress_.Call({Napi::Number::New(env, (double)m.steps), Napi::Number::New(env, (double)m.tokens),
-                      Napi::Number::New(env, (double)m.goal)});
-  }
-  void OnOK() override {
-    Napi::Env env = Env();
-    deferred_.Resolve(resultToJs(env, result_, corpus_.view.numSequences));
-  }
-  void OnError(const Napi::Error& e) override {
-    deferred_.Reject(makeError(Env(), code_, e.Message()).Value());
-  }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  CorpusHandle corpus_;
-  ScheduleOptions opt_;
-  std::shared_ptr<std::atomic<bool>> cancel_;
-  Napi::FunctionReference onProgress_;
-  ScheduleResult result_;
-  std::string code_ = kInternal;
-};
 
 template <typename Fn>
 Napi::Value runSync(const Napi::CallbackInfo& info, Fn fn) {
   Napi::Env env = info.Env();
   CorpusHandle corpus = corpusFromJs(info[0].As<Napi::Object>());
   ScheduleOptions opt = optionsFromJs(info[1].As<Napi::Object>());
-  try {
+  return guarded(env, [&]() -> Napi::Value {
     return resultToJs(env, fn(corpus.view, opt, nullptr), corpus.view.numSequences);
-  } catch (const std::invalid_argument& e) {
-    throw makeError(env, kValidation, e.what());
-  } catch (const std::exception& e) {
-    throw makeError(env, kInternal, e.what());
-  }
+  });
 }
 
 }  // namespace
@@ -94,16 +26,24 @@ Napi::Value runSync(const Napi::CallbackInfo& info, Fn fn) {
 // schedule(corpus, options, onProgress?) -> { promise, cancel }
 Napi::Value Schedule(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  CorpusHandle corpus = corpusFromJs(info[0].As<Napi::Object>());
-  ScheduleOptions opt = optionsFromJs(info[1].As<Napi::Object>());
-  Napi::Function onProgress = info.Length() > 2 && info[2].IsFunction() ? info[2].As<Napi::Function>() : Napi::Function();
-  auto cancel = std::make_shared<std::atomic<bool>>(false);
-  auto* worker = new ScheduleWorker(env, std::move(corpus), std::move(opt), onProgress, cancel);
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("promise", worker->promise());
-  out.Set("cancel", Napi::Function::New(env, [cancel](const Napi::CallbackInfo&) { cancel->store(true); }));
-  worker->Queue();
-  return out;
+  auto corpus = std::make_shared<CorpusHandle>(corpusFromJs(info[0].As<Napi::Object>()));
+  auto opt = std::make_shared<ScheduleOptions>(optionsFromJs(info[1].As<Napi::Object>()));
+  auto result = std::make_shared<ScheduleResult>();
+  auto job = std::make_shared<PromiseJob>();
+  job->run = [corpus, opt, result](const ReportFn& report) {
+    struct Sink : ProgressSink {
+      const ReportFn& r;
+      explicit Sink(const ReportFn& rr) : r(rr) {}
+      bool report(uint64_t steps, uint64_t tokens, uint64_t goal) override {
+        return r({(double)steps, (double)tokens, (double)goal});
+      }
+    } sink(report);
+    *result = curricula::schedule(corpus->view, *opt, &sink);
+  };
+  job->finish = [corpus, result](Napi::Env e) -> Napi::Value {
+    return resultToJs(e, *result, corpus->view.numSequences);
+  };
+  return startJob(env, "curricula.schedule", job, progressArg(info, 2));
 }
 
 Napi::Value ScheduleSync(const Napi::CallbackInfo& info) { return runSync(info, curricula::schedule); }
