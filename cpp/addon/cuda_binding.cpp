@@ -9,6 +9,7 @@
 #include <string>
 
 #include "addon/bindings.hpp"
+#include "addon/influence_marshal.hpp"
 #include "addon/marshal.hpp"
 #include "analysis/stable_rank.hpp"
 #include "influence/accumulator.hpp"
@@ -27,37 +28,12 @@ using influence::ProjectionSpec;
 
 [[noreturn]] void invalid(const std::string& m) { throw std::invalid_argument(m); }
 
-template <typename Fn>
-auto guarded(Napi::Env env, Fn fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const std::invalid_argument& e) {
-    throw makeError(env, kValidation, e.what());
-  } catch (const std::bad_alloc&) {
-    throw makeError(env, kInternal, "out of memory");
-  } catch (const std::exception& e) {
-    throw makeError(env, kInternal, e.what());
-  }
-}
-
 #ifdef CURRICULA_WITH_CUDA
 
 // Keeps typed arrays alive while native code (maybe on a worker) reads them.
 struct Inputs {
   std::vector<Napi::ObjectReference> refs;
 };
-
-size_t sizeField(const Napi::Object& o, const char* field, bool required = true) {
-  Napi::Value v = o.Get(field);
-  if (v.IsUndefined() && !required) return 0;
-  if (!v.IsNumber()) invalid("Expected non-negative integer for `" + std::string(field) + "`");
-  const double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= 0 && d <= 9007199254740991.0 && d == std::floor(d)))
-    invalid("Expected non-negative integer for `" + std::string(field) + "`");
-  return (size_t)d;
-}
 
 // A typed array of `type` with exactly `want` elements (bounds are checked here, not trusted from JS).
 const void* typed(const Napi::Value& v, const std::string& field, napi_typedarray_type type, const char* tname,
@@ -73,25 +49,7 @@ const void* typed(const Napi::Value& v, const std::string& field, napi_typedarra
 }
 
 // Same object shapes as influence_binding.cpp (NativeProjectionSpec / NativeGradBatch in lib/binding.ts).
-ProjectionSpec specFromJs(const Napi::Value& v) {
-  if (!v.IsObject()) invalid("Expected an object for `projection`");
-  const Napi::Object o = v.As<Napi::Object>();
-  ProjectionSpec s;
-  const std::string kind = o.Get("kind").ToString().Utf8Value();
-  if (kind == "dense") s.kind = ProjectionKind::Dense;
-  else if (kind == "rademacher") s.kind = ProjectionKind::Rademacher;
-  else if (kind == "kronecker") s.kind = ProjectionKind::Kronecker;
-  else invalid("Expected 'dense', 'rademacher' or 'kronecker' for `kind`");
-  s.seed = u64FromJs(o.Get("seed"), "seed");
-  s.inputDim = sizeField(o, "inputDim", false);
-  s.dim = sizeField(o, "dim", false);
-  s.inDim = sizeField(o, "inDim", false);
-  s.outDim = sizeField(o, "outDim", false);
-  s.inProj = sizeField(o, "inProj", false);
-  s.outProj = sizeField(o, "outProj", false);
-  influence::validateProjectionSpec(s);
-  return s;
-}
+ProjectionSpec specFromJs(const Napi::Value& v) { return projectionSpecFromJs(v); }
 
 GradBatch batchFromJs(const ProjectionSpec& spec, const Napi::Value& v, bool needClusters, Inputs& in) {
   if (!v.IsObject()) invalid("Expected an object for `batch`");
