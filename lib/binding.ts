@@ -178,15 +178,7 @@ export interface NativeGradBatch {
   target?: Uint8Array;
 }
 
-export interface NativeAccumulatorState {
-  dim: number;
-  numClusters: number;
-  count: Float64Array;
-  sum: Float64Array;
-  targetCount: number;
-  targetSum: Float64Array;
-  covCount: number;
-  cov: Float64Array;
+export interface NativeAccumulatorState extends NativeInfluenceState {
   examples: number;
   kernel: string;
 }

@@ -10,6 +10,7 @@
 
 #include "addon/bindings.hpp"
 #include "addon/influence_marshal.hpp"
+#include "addon/analysis_marshal.hpp"
 #include "addon/marshal.hpp"
 #include "analysis/stable_rank.hpp"
 #include "influence/accumulator.hpp"
@@ -167,28 +168,13 @@ analysis::StableRankOptions stableOptionsFromJs(const Napi::Value& v) {
   return o;
 }
 
-Napi::Value stableRowsToJs(Napi::Env env, const std::vector<analysis::StableRank>& rows) {
-  Napi::Array r = Napi::Array::New(env, rows.size());
-  for (size_t i = 0; i < rows.size(); i++) {
-    const analysis::StableRank& s = rows[i];
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("srank", s.srank);
-    o.Set("frobenius2", s.frobenius2);
-    o.Set("spectral2", s.spectral2);
-    o.Set("residual", s.residual);
-    o.Set("iterations", s.iterations);
-    o.Set("converged", s.converged);
-    r.Set((uint32_t)i, o);
-  }
-  return r;
-}
 
 // (matrices, options) -> rows (sync; each matrix is a few GPU products per Lanczos step)
 Napi::Value CudaStableRankSync(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     Inputs in;
     const auto ms = matricesFromJs(info[0], in);
-    return stableRowsToJs(info.Env(), cuda::stableRanks(ms, stableOptionsFromJs(info[1])));
+    return stableRanksToJs(info.Env(), cuda::stableRanks(ms, stableOptionsFromJs(info[1])));
   });
 }
 
@@ -343,7 +329,7 @@ Napi::Value CudaStableRank(const Napi::CallbackInfo& info) {
       m.r = &report;
       *result = cuda::stableRanks(ms, o, &m);
     };
-    auto finish = [result](Napi::Env e) -> Napi::Value { return stableRowsToJs(e, *result); };
+    auto finish = [result](Napi::Env e) -> Napi::Value { return stableRanksToJs(e, *result); };
     return jobToJs(env, new CudaWorker(env, in, run, finish, optionalFunction(info, 2), cancel), cancel);
   });
 }

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "addon/bindings.hpp"
+#include "addon/analysis_marshal.hpp"
 #include "addon/marshal.hpp"
 #include "addon/promise_job.hpp"
 #include "analysis/chunk_cosine.hpp"
@@ -287,21 +288,7 @@ std::shared_ptr<Job> stableRankJob(const Napi::CallbackInfo& info) {
   }
   auto out = std::make_shared<std::vector<analysis::StableRank>>();
   job->run = [ms, o, out](linalg::WorkMonitor* m) { *out = analysis::stableRanks(ms, o, m); };
-  job->finish = [out](Napi::Env env) -> Napi::Value {
-    Napi::Array r = Napi::Array::New(env, out->size());
-    for (size_t i = 0; i < out->size(); i++) {
-      const analysis::StableRank& s = (*out)[i];
-      Napi::Object o = Napi::Object::New(env);
-      o.Set("srank", s.srank);
-      o.Set("frobenius2", s.frobenius2);
-      o.Set("spectral2", s.spectral2);
-      o.Set("residual", s.residual);
-      o.Set("iterations", s.iterations);
-      o.Set("converged", s.converged);
-      r.Set((uint32_t)i, o);
-    }
-    return r;
-  };
+  job->finish = [out](Napi::Env env) -> Napi::Value { return stableRanksToJs(env, *out); };
   return job;
 }
 
