@@ -1,5 +1,5 @@
 /**
- * The exact scheduler with lazy bounds (scheduleSync), the brute force
+ * The exact scheduler (scheduleSync, vectorised bound check), the brute force
  * (scheduleBruteForceSync) and the naive BigInt reference in
  * reference/naive-scheduler.ts must produce the same order, bit for bit, on
  * seeded random instances covering both objectives, lambda in {0, 0.3, 1},
@@ -190,11 +190,77 @@ describe('larger instances', () => {
     }
   });
 
-  test('M = 2000, K = 90, B = 12, random mixture: lazy bounds === brute force', () => {
+  test('M = 2000, K = 90, B = 12, random mixture: fast search === brute force', () => {
     const set = randomInstance({ numSequences: 2000, numGroups: 90, numBins: 12, seed: 4242, seqLength: 2048 });
     for (const objective of ['sos', 'norm'] as const) {
       const opts: ScheduleOptions = { lambda: 1, objective, mixture: randomMixture(90, 4242) };
       expect(toNumbers(scheduleSync(set, opts).order)).toEqual(toNumbers(scheduleBruteForceSync(set, opts).order));
+    }
+  });
+});
+
+/**
+ * The fast check keeps each candidate's counts densely over the bins (up to 32
+ * bins) and in 2 hot-group slots (uint16), buckets lengths (one bucket per
+ * length up to 64 distinct lengths, quantile ranges beyond), and compacts
+ * removed positions. These instances reach every fallback: counts of 2^16
+ * tokens and more, or more than 32 bins (bounded without the dense layout),
+ * more than 2 hot groups in a sequence, hundreds of distinct lengths, and
+ * enough removals to compact.
+ */
+function slotStressInstance(M: number, K: number, B: number, seed: number): SequenceSet {
+  let x = seed * 2654435761 + 12345;
+  const rnd = () => {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    return x / 2147483648;
+  };
+  const offsets = [0n];
+  const group: number[] = [];
+  const bin: number[] = [];
+  const tokens: number[] = [];
+  for (let s = 0; s < M; s++) {
+    const kind = rnd();
+    // 10%: 7-12 segments over many bins; 5%: one huge segment; else 1-4 segments.
+    const nseg = kind < 0.1 ? 7 + Math.floor(rnd() * 6) : kind < 0.15 ? 1 : 1 + Math.floor(rnd() * 4);
+    for (let j = 0; j < nseg; j++) {
+      // Zipf-ish groups so a few are hot (they get slots); bins spread.
+      group.push(Math.min(K - 1, Math.floor(K * Math.pow(rnd(), 3))));
+      bin.push(kind < 0.1 ? (j + Math.floor(rnd() * B)) % B : Math.floor(rnd() * B));
+      tokens.push(kind >= 0.1 && kind < 0.15 ? 65_000 + Math.floor(rnd() * 2_000) : 1 + Math.floor(rnd() * 900));
+    }
+    offsets.push(BigInt(group.length));
+  }
+  return {
+    offsets: BigUint64Array.from(offsets),
+    group: Uint32Array.from(group),
+    bin: Uint32Array.from(bin),
+    tokens: Uint32Array.from(tokens),
+    numGroups: K,
+    numBins: B,
+  };
+}
+
+describe('fast-check fallbacks (dense bins, hot slots, length buckets, compaction)', () => {
+  test.each([
+    [400, 40, 12, 1],
+    [300, 20, 40, 4],
+    [400, 3, 16, 2],
+    [250, 60, 8, 3],
+  ])('M=%i K=%i B=%i seed %i: fast === brute force for both objectives, noise and lambda', (M, K, B, seed) => {
+    const set = slotStressInstance(M, K, B, seed);
+    for (const objective of ['sos', 'norm'] as const)
+      for (const [lambda, sigma] of [[1, 0], [0.3, 0], [0, 0], [1, 3e4]] as const) {
+        const opts: ScheduleOptions = { objective, lambda, sigma, seed, mixture: randomMixture(K, seed) };
+        expect(toNumbers(scheduleSync(set, opts).order)).toEqual(toNumbers(scheduleBruteForceSync(set, opts).order));
+      }
+  });
+
+  test('and the naive BigInt reference agrees on one of them', () => {
+    const set = slotStressInstance(120, 10, 12, 7);
+    for (const objective of ['sos', 'norm'] as const) {
+      const mixture = randomMixture(10, 7);
+      const ref = naiveSchedule(set, { objective }, nativeTargets(set, mixture)).order;
+      expect(toNumbers(scheduleSync(set, { objective, mixture }).order)).toEqual(ref);
     }
   });
 });

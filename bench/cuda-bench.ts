@@ -8,7 +8,7 @@
  *    against the CPU projection on the same input;
  *  - scheduler: the CUDA brute force, as bytes of sequence data read per second
  *    by the step kernels against a device-to-device copy measured here, and
- *    against the CPU brute force and the CPU lazy-bound scheduler;
+ *    against the CPU brute force and the CPU fast scheduler;
  *  - stable rank: the CUDA Lanczos against torch.linalg.svdvals on the same GPU
  *    (skipped with a note when torch is missing) and against the CPU.
  *

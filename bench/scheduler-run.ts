@@ -2,7 +2,7 @@
  * One benchmark measurement in a fresh process (so peak RSS belongs to it):
  * generate a realistic packed corpus, bin it, schedule it, print one JSON line.
  *
- *   node dist/bench/scheduler-run.js --size M --groups K --lambda 1 --engine lazy|brute|curriculum [--seed 1]
+ *   node dist/bench/scheduler-run.js --size M --groups K --lambda 1 --engine fast|brute|curriculum [--seed 1]
  *
  * `curriculum` schedules the same corpus against a seeded curriculum (logits =
  * log corpus shares plus a N(0, 0.5) walk over knots at 1%, 10% and 100% of
@@ -13,7 +13,7 @@ import { computeLengthBins, type SequenceSet } from '../lib/io/sequences';
 import { scheduleBruteForceSync, scheduleSync } from '../lib/scheduler';
 import { generateCorpus } from './generate';
 
-export type Engine = 'lazy' | 'brute' | 'curriculum';
+export type Engine = 'fast' | 'brute' | 'curriculum';
 
 export interface RunResult {
   engine: Engine;
@@ -117,9 +117,9 @@ export function runOnce(size: number, groups: number, lambda: number, engine: En
 
 if (require.main === module) {
   const argv = process.argv.slice(2);
-  const engine = arg(argv, '--engine', 'lazy');
-  if (engine !== 'lazy' && engine !== 'brute' && engine !== 'curriculum') {
-    throw new Error(`--engine must be lazy, brute or curriculum, not ${engine}`);
+  const engine = arg(argv, '--engine', 'fast');
+  if (engine !== 'fast' && engine !== 'brute' && engine !== 'curriculum') {
+    throw new Error(`--engine must be fast, brute or curriculum, not ${engine}`);
   }
   const res = runOnce(
     Number(arg(argv, '--size')),

@@ -47,7 +47,7 @@ export interface NativeScheduleStats {
   steps: number;
   /** candidates scored in exact integer arithmetic */
   exactScores: number;
-  /** candidates whose lazy lower bound was recomputed */
+  /** candidates that passed the single-precision check and were re-bounded in double precision */
   boundRefreshes: number;
   fixedPointBits: number;
 }

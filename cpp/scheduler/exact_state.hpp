@@ -85,6 +85,27 @@ struct FamilyState {
     const i128 u = (i128)(nextStart - S), v = (i128)(e - nextStart);
     return A - 2 * u * B - 2 * v * Bn + u * u * C + 2 * u * v * X + v * v * Cn;
   }
+  // min over integer l in [lo, hi] of phi(S, l). phi is a convex quadratic in l
+  // on each side of the next cell's start, so the minimum lies at an end or
+  // next to a vertex; the few candidates are evaluated exactly.
+  i128 phiMin(uint64_t S, uint64_t lo, uint64_t hi) const {
+    i128 best = phi(S, lo);
+    const auto tryAt = [&](double x, uint64_t a, uint64_t b) {
+      if (a > b || !(x == x)) return;
+      const double f = std::floor(x);
+      for (double c = f - 1; c <= f + 2; c++) {
+        const uint64_t l = c <= (double)a ? a : c >= (double)b ? b : (uint64_t)c;
+        const i128 v = phi(S, l);
+        if (v < best) best = v;
+      }
+    };
+    const i128 atHi = phi(S, hi);
+    if (atHi < best) best = atHi;
+    const uint64_t u = nextStart == UINT64_MAX ? UINT64_MAX : nextStart - S;
+    if (C > 0) tryAt(toDouble(B) / toDouble(C), lo, std::min(hi, u));
+    if (u < hi && Cn > 0) tryAt((double)u + (toDouble(Bn) - (double)u * toDouble(X)) / toDouble(Cn), std::max(lo, u), hi);
+    return best;
+  }
   // Increment of the family term when c tokens of k are added at prefix S + l.
   i128 delta(uint32_t k, uint32_t c, uint64_t S, uint64_t l) const {
     const i128 pc = (i128)P * c;
@@ -169,64 +190,69 @@ struct ExactState {
   }
 };
 
-// Per-step double copies of the deficits (O(K + B) to refresh), so screening a
-// candidate costs one lookup and two flops per characteristic.
+// Deficits in double precision for bounds. Bins (few) are copied every step;
+// a group's deficit is computed on demand in O(1), so a step costs O(B), not O(K).
+// Rates (largest fall per token over the next cell, and over all cells) change
+// only between cells.
 struct ScreenTable {
-  // Deficit at S (tokens), its largest fall per token over the next cell, and over all cells.
-  std::vector<double> zg, rg, ag, zb, rb, ab;
+  std::vector<double> rg, ag, zb, rb, ab;
   size_t cellG = SIZE_MAX, cellB = SIZE_MAX;  // the cells the rates were filled for
+  // On-demand group deficits: (P T_k - E0_k - rc_k dS) / P.
+  const int64_t* gT = nullptr;
+  const int64_t* gE0 = nullptr;
+  const uint32_t* grc = nullptr;
+  int64_t gP = 1, gdS = 0;
+  double ginvP = 1;
+
   void refresh(const ExactState& st) {
-    fill(st.groups, st.S, zg, rg, ag, cellG);
-    fill(st.bins, st.S, zb, rb, ab, cellB);
+    rates(st.groups, rg, ag, cellG);
+    rates(st.bins, rb, ab, cellB);
+    const FamilyState& g = st.groups;
+    gT = g.T.data();
+    gE0 = g.E0;
+    grc = g.rc;
+    gP = g.P;
+    gdS = (int64_t)(st.S - g.cellStart);
+    ginvP = 1.0 / (double)g.P;
+    const FamilyState& b = st.bins;
+    zb.resize(b.n);
+    const int64_t dS = (int64_t)(st.S - b.cellStart);
+    const double invP = 1.0 / (double)b.P;
+    for (uint32_t k = 0; k < b.n; k++) zb[k] = (double)(b.P * b.T[k] - b.E0[k] - (int64_t)b.rc[k] * dS) * invP;
   }
-  static void fill(const FamilyState& f, uint64_t S, std::vector<double>& z, std::vector<double>& r,
-                   std::vector<double>& a, size_t& cell) {
+  // |P T - E0| and rc (S - start) are below 2^62, so this is exact in int64 with one rounding.
+  double zg(uint32_t k) const { return (double)(gP * gT[k] - gE0[k] - (int64_t)grc[k] * gdS) * ginvP; }
+
+  static void rates(const FamilyState& f, std::vector<double>& r, std::vector<double>& a, size_t& cell) {
     const size_t n = f.T.size();
+    if (cell == f.cell && r.size() == n) return;
     const double invP = 1.0 / (double)f.P;
-    if (cell != f.cell || r.size() != n) {  // rates change only between cells
-      z.resize(n);
-      r.resize(n);
-      a.resize(n);
-      const uint32_t* rmax = f.rateMax();
-      for (size_t k = 0; k < n; k++) {
-        r[k] = (double)std::max(f.rc[k], f.rn[k]) * invP;
-        a[k] = (double)rmax[k] * invP;
-      }
-      cell = f.cell;
+    r.resize(n);
+    a.resize(n);
+    const uint32_t* rmax = f.rateMax();
+    for (size_t k = 0; k < n; k++) {
+      r[k] = (double)std::max(f.rc[k], f.rn[k]) * invP;
+      a[k] = (double)rmax[k] * invP;
     }
-    // |P T - E0| and rc (S - start) are below 2^62, so this is exact in int64 with one rounding.
-    const int64_t dS = (int64_t)(S - f.cellStart);
-    const int64_t* T = f.T.data();
-    const int64_t* E0 = f.E0;
-    const uint32_t* rc = f.rc;
-    const int64_t P = f.P;
-    for (size_t k = 0; k < n; k++) z[k] = (double)(P * T[k] - E0[k] - (int64_t)rc[k] * dS) * invP;
+    cell = f.cell;
   }
-  // Lower bounds on the two family terms of candidate s without Phi (tokens^2),
-  // and the rates (per token of prefix) at which they can fall through drift.
-  void parts(const ExactState& st, uint64_t s, double& g, double& b, double& rateG, double& rateB) const {
+  // Lower bound on the family-term increment n (n + 2 z) of one characteristic at
+  // S + l, and its magnitude (for the rounding margin).
+  static void term(double n, double z, double r, double l, double& sum, double& mag) {
+    const double zz = z - r * l;
+    sum += n * (n + 2 * zz);
+    mag += n * (n + 2 * std::fabs(zz));
+  }
+  // Lower bound on the bin term of candidate s without Phi (tokens^2).
+  double binPart(const ExactState& st, uint64_t s) const {
     const SequenceCounts& c = *st.counts;
     const double l = (double)c.length[s];
-    double magG = 0, magB = 0;
-    g = b = rateG = rateB = 0;
-    for (uint64_t i = c.groupOff[s]; i < c.groupOff[s + 1]; i++) {
-      const uint32_t k = c.groupId[i];
-      const double z = zg[k] - rg[k] * l, n = c.groupCount[i];
-      g += n * (n + 2 * z);
-      magG += n * (n + 2 * std::fabs(z));
-      rateG += 2 * n * ag[k];
-    }
+    double b = 0, mag = 0;
     for (uint64_t i = c.binOff[s]; i < c.binOff[s + 1]; i++) {
       const uint32_t k = c.binId[i];
-      const double z = zb[k] - rb[k] * l, n = c.binCount[i];
-      b += n * (n + 2 * z);
-      magB += n * (n + 2 * std::fabs(z));
-      rateB += 2 * n * ab[k];
+      term(c.binCount[i], zb[k], rb[k], l, b, mag);
     }
-    g -= 1e-10 * magG + 1e-6;
-    b -= 1e-10 * magB + 1e-6;
-    rateG *= 1 + 1e-12;
-    rateB *= 1 + 1e-12;
+    return b - (1e-10 * mag + 1e-6);
   }
   // Lower bound on key(s) given lower bounds on both family terms (Phi included).
   static double combine(const ScheduleOptions& o, double g, double b) {

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "common/rng.hpp"
+#include "scheduler/candidate_table.hpp"
 #include "scheduler/exact_state.hpp"
 #include "scheduler/schedule_setup.hpp"
 
@@ -69,69 +70,14 @@ ScheduleSetup::ScheduleSetup(const CorpusView& corpus, const ScheduleOptions& op
 
 namespace {
 
-// Best candidate of one slice of the live list. Slices are independent, so the
-// global best (smallest key, then lowest index) is the same for any split.
-struct SliceBest {
-  double key = std::numeric_limits<double>::infinity();
-  uint64_t seq = UINT64_MAX;
-  uint64_t exactScores = 0, boundRefreshes = 0;
-  std::vector<std::pair<double, uint64_t>> runnersUp;
-
-  void consider(uint64_t s, double k) {
-    exactScores++;
-    if (k < key || (k == key && s < seq)) {
-      if (seq != UINT64_MAX) runnersUp.push_back({key, seq});
-      key = k;
-      seq = s;
-    } else {
-      runnersUp.push_back({k, s});
-    }
-  }
-};
-
-// Lazy bounds: each candidate's family terms (without Phi) only fall through
-// target drift between evaluations, so rest - rate * (S - sref) stays a lower
-// bound; most candidates are skipped on that alone.
-struct LazyBounds {
-  std::vector<double> restG, restB, rateG, rateB, sref;
-  explicit LazyBounds(uint64_t M) : restG(M), restB(M), rateG(M), rateB(M), sref(M, 0.0) {}
-  void refresh(const ScreenTable& screen, const ExactState& st, uint64_t s) {
-    screen.parts(st, s, restG[s], restB[s], rateG[s], rateB[s]);
-    sref[s] = (double)st.S;
-  }
-};
-
-// Scores live[begin, end) against a bar that starts at `start`.
-void scanSlice(const ExactState& state, const ScreenTable& screen, LazyBounds& lazy, const std::vector<uint64_t>& live,
-               size_t begin, size_t end, const SliceBest& start, SliceBest& out) {
-  const ScheduleOptions& opt = *state.opt;
-  out = SliceBest();
-  out.key = start.key;
-  out.seq = start.seq;
-  const double S = (double)state.S;
-  uint64_t cachedLen = UINT64_MAX;
-  double phiG = 0, phiB = 0;
-  for (size_t i = begin; i < end; i++) {
-    const uint64_t s = live[i];
-    const uint64_t l = state.counts->length[s];
-    if (l != cachedLen) {
-      cachedLen = l;
-      phiG = state.phiDouble(state.groups, l);
-      phiG -= 1e-12 * std::fabs(phiG);
-      phiB = state.phiDouble(state.bins, l);
-      phiB -= 1e-12 * std::fabs(phiB);
-    }
-    if (opt.bruteForce) { out.consider(s, state.key(s)); continue; }
-    const double dS = S - lazy.sref[s];
-    if (ScreenTable::combine(opt, phiG + lazy.restG[s] - lazy.rateG[s] * dS, phiB + lazy.restB[s] - lazy.rateB[s] * dS) > out.key)
-      continue;
-    // Refresh the bound at this prefix; score exactly only what could beat the bar.
-    lazy.refresh(screen, state, s);
-    out.boundRefreshes++;
-    if (ScreenTable::combine(opt, phiG + lazy.restG[s], phiB + lazy.restB[s]) > out.key) continue;
-    if (s == start.seq) continue;  // the hint that set the bar
-    out.consider(s, state.key(s));
-  }
+// Brute force (cross-checks and the benchmark baseline): every candidate of a
+// slice scored exactly. Slices are independent, so the global best (smallest
+// key, then lowest index) is the same for any split.
+void scoreSlice(const ExactState& state, const std::vector<uint64_t>& live, size_t begin, size_t end,
+                BestSoFar& out, ScanCounters& counters) {
+  out = BestSoFar();
+  for (size_t i = begin; i < end; i++) out.consider(live[i], state.key(live[i]));
+  counters.exactScores += end - begin;
 }
 
 // One helper thread that scans the second half of the live list each step.
@@ -204,46 +150,59 @@ ScheduleResult schedule(const CorpusView& corpus, const ScheduleOptions& opt, Pr
   ScheduleResult res;
   res.stats.fixedPointBits = setup.targets.bits;
   const uint64_t M = corpus.numSequences;
-  LazyBounds lazy(M);
   ScreenTable screen;
   screen.refresh(state);
-  for (uint64_t s : live) lazy.refresh(screen, state, s);
+  std::unique_ptr<CandidateTable> table = opt.bruteForce ? nullptr : std::make_unique<CandidateTable>(state, screen, live);
   // The runners-up of one step usually contend at the next: scoring them first
-  // gives a low bar early, so the lazy bounds skip more of the scan.
+  // gives a low bar early, so the check dismisses more of the scan.
   std::vector<std::pair<double, uint64_t>> hints;
   const size_t kHints = 4;
   std::vector<char> isLive(M, 0);
   for (uint64_t s : live) isLive[s] = 1;
   const bool parallel = opt.threads > 1 && std::thread::hardware_concurrency() > 1;
   std::unique_ptr<SliceWorker> worker = parallel && live.size() >= kParallelMin ? std::make_unique<SliceWorker>() : nullptr;
-  SliceBest bar, first, second;
-  while (!live.empty() && res.tokens < setup.tokenGoal) {
+  BestSoFar bar, first, second;
+  ScanCounters c1, c2;
+  uint64_t remaining = live.size();
+  while (remaining > 0 && res.tokens < setup.tokenGoal) {
     screen.refresh(state);
-    bar = SliceBest();
-    if (!opt.bruteForce)
-      for (auto& h : hints) if (isLive[h.second]) bar.consider(h.second, state.key(h.second));
-    const size_t n = live.size();
-    if (worker && n >= kParallelMin) {
-      const size_t mid = n / 2;
-      worker->post([&] { scanSlice(state, screen, lazy, live, mid, n, bar, second); });
-      scanSlice(state, screen, lazy, live, 0, mid, bar, first);
-      worker->wait();
+    bar = BestSoFar();
+    second = BestSoFar();
+    if (table) {
+      table->prepareStep(state, screen);
+      for (auto& h : hints)
+        if (isLive[h.second]) {
+          c1.exactScores++;
+          bar.consider(h.second, state.key(h.second));
+        }
+      const size_t n = table->size();
+      if (worker && n >= kParallelMin) {
+        const size_t mid = n / 2;
+        worker->post([&] { table->scan(mid, n, false, state, screen, bar, second, c2); });
+        table->scan(0, mid, true, state, screen, bar, first, c1);
+        worker->wait();
+      } else {
+        table->scan(0, n, true, state, screen, bar, first, c1);
+      }
     } else {
-      scanSlice(state, screen, lazy, live, 0, n, bar, first);
-      second = SliceBest();
+      const size_t n = live.size();
+      if (worker && n >= kParallelMin) {
+        const size_t mid = n / 2;
+        worker->post([&] { scoreSlice(state, live, mid, n, second, c2); });
+        scoreSlice(state, live, 0, mid, first, c1);
+        worker->wait();
+      } else {
+        scoreSlice(state, live, 0, n, first, c1);
+      }
     }
     // Merge: smallest key, ties to the lowest index.
-    SliceBest* winner = &first;
-    for (SliceBest* c : {&bar, &second})
-      if (c->seq != UINT64_MAX && (c->key < winner->key || (c->key == winner->key && c->seq < winner->seq))) winner = c;
+    BestSoFar* winner = &first;
+    for (BestSoFar* c : {&bar, &second})
+      if (c->beats(*winner)) winner = c;
     const uint64_t s = winner->seq;
     if (s == UINT64_MAX) throw std::logic_error("scheduler found no candidate");
-    res.stats.exactScores += bar.exactScores + first.exactScores + second.exactScores;
-    res.stats.boundRefreshes += first.boundRefreshes + second.boundRefreshes;
-    live.erase(std::lower_bound(live.begin(), live.end(), s));
-    isLive[s] = 0;
     hints.clear();
-    for (SliceBest* c : {&bar, &first, &second}) {
+    for (BestSoFar* c : {&bar, &first, &second}) {
       hints.insert(hints.end(), c->runnersUp.begin(), c->runnersUp.end());
       if (c->seq != UINT64_MAX) hints.push_back({c->key, c->seq});
     }
@@ -251,6 +210,10 @@ ScheduleResult schedule(const CorpusView& corpus, const ScheduleOptions& opt, Pr
     hints.erase(std::unique(hints.begin(), hints.end(), [](auto& x, auto& y) { return x.second == y.second; }), hints.end());
     hints.erase(std::remove_if(hints.begin(), hints.end(), [&](auto& h) { return h.second == s; }), hints.end());
     if (hints.size() > kHints) hints.resize(kHints);
+    if (table) table->remove(s);
+    else live.erase(std::lower_bound(live.begin(), live.end(), s));
+    isLive[s] = 0;
+    remaining--;
     state.apply(s);
     res.order.push_back(s);
     res.tokens += setup.counts.length[s];
@@ -258,6 +221,8 @@ ScheduleResult schedule(const CorpusView& corpus, const ScheduleOptions& opt, Pr
       throw Cancelled();
   }
   res.stats.steps = res.order.size();
+  res.stats.exactScores = c1.exactScores + c2.exactScores;
+  res.stats.boundRefreshes = c1.boundRefreshes + c2.boundRefreshes;
   if (progress) progress->report(res.order.size(), res.tokens, setup.tokenGoal);
   return res;
 }

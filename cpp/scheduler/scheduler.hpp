@@ -27,13 +27,13 @@ struct ScheduleOptions {
   uint64_t budgetTokens = 0;     // stop once this many tokens are scheduled; 0 = all
   std::vector<uint64_t> resume;  // a previous order to replay before scheduling
   bool bruteForce = false;       // score every candidate exactly at every step (cross-checks, baselines)
-  uint32_t threads = 2;          // scan threads (1 or 2); the order never depends on it
+  uint32_t threads = 2;          // check threads (1 or 2); the order never depends on it
 };
 
 struct ScheduleStats {
   uint64_t steps = 0;
   uint64_t exactScores = 0;     // candidates scored in exact integers
-  uint64_t boundRefreshes = 0;  // candidates whose lazy bound was recomputed
+  uint64_t boundRefreshes = 0;  // candidates that passed the check and were re-bounded in double precision
   int fixedPointBits = 0;
 };
 
@@ -54,8 +54,9 @@ struct Cancelled : std::runtime_error {
   Cancelled() : std::runtime_error("schedule was aborted") {}
 };
 
-// Exact greedy schedule: every step considers every remaining sequence, but skips
-// most of them on lazily maintained lower bounds (scheduler.cpp). O(M^2) worst case.
+// Exact greedy schedule: every step considers every remaining sequence, but dismisses
+// almost all of them with a vectorised lower-bound check (candidate_table.hpp).
+// O(M) per step, O(M^2) overall.
 ScheduleResult schedule(const CorpusView& corpus, const ScheduleOptions& opt, ProgressSink* progress);
 
 // The noise the scheduler adds to sequence `index` at step `step` (before scaling by sigma).
