@@ -230,4 +230,16 @@ describe('curricula', () => {
     expect(stderr).toMatch(/interrupted/);
     expect(filesLike('big.')).toEqual([]);
   }, 300_000);
+  test('bench scheduler --steps runs only the first steps, in both engines, and writes the JSON', () => {
+    const r = cli('bench', 'scheduler', '--sizes', '400', '--groups', '30', '--steps', '25', '--curriculum', '--out', 'bench.json');
+    expectOk(r);
+    expect(r.stdout).toMatch(/first 25 steps of each run only/);
+    expect(r.stdout).toMatch(/\| 400 \| fast \(first 25 steps\) \|/);
+    expect(r.stdout).toMatch(/\| 400 \| curriculum \(first 25 steps\) \|/);
+    const rows = JSON.parse(fs.readFileSync(path.join(dir, 'bench.json'), 'utf8')).rows as { steps: number; status: string }[];
+    expect(rows.map((x) => [x.status, x.steps])).toEqual([['ok', 25], ['ok', 25]]);
+    const bad = cli('bench', 'scheduler', '--sizes', '400', '--steps', '0');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/Expected positive integer for `--steps` but received "0"/);
+  }, 120_000);
 });

@@ -20,6 +20,8 @@ export interface BenchOptions {
   curriculumSizes?: number[];
   /** per-run wall-clock limit */
   maxSeconds?: number;
+  /** schedule only the first `steps` steps (steps·L tokens) of each run */
+  steps?: number;
   out?: string;
 }
 
@@ -33,6 +35,7 @@ interface Row extends Partial<RunResult> {
 function runChild(engine: Engine, size: number, o: BenchOptions): Promise<Row> {
   const script = path.join(__dirname, 'scheduler-run.js');
   const args = [script, '--engine', engine, '--size', String(size), '--groups', String(o.groups), '--lambda', String(o.lambda)];
+  if (o.steps !== undefined) args.push('--steps', String(o.steps));
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -60,7 +63,10 @@ export async function main(o: BenchOptions): Promise<Row[]> {
   const rows: Row[] = [];
   const limit = o.maxSeconds ?? 600;
   const log = (s: string) => process.stdout.write(s + '\n');
-  log(`scheduler benchmark: K=${o.groups}, B=16, L=2048, lambda=${o.lambda}, limit ${limit} s per run`);
+  log(
+    `scheduler benchmark: K=${o.groups}, B=16, L=2048, lambda=${o.lambda}, limit ${limit} s per run` +
+      (o.steps !== undefined ? `, first ${o.steps} steps of each run only` : ''),
+  );
   log('| M | run | schedule time | peak RSS | exact scores / step | re-bounds / step | vs the fixed-mixture run |');
   log('|---|---|---|---|---|---|---|');
   const baseline = new Set(o.baselineSizes ?? []);
@@ -99,5 +105,6 @@ function row(r: Row, limit: number, ratio: string): string {
   const rss = r.peakRssBytes ? `${(r.peakRssBytes / 2 ** 20).toFixed(0)} MiB` : '';
   const ev = r.exactScoresPerStep !== undefined ? r.exactScoresPerStep.toFixed(1) : '';
   const nodes = r.boundRefreshesPerStep !== undefined ? r.boundRefreshesPerStep.toFixed(1) : '';
-  return `| ${r.size} | ${r.engine} | ${fmtSeconds(r, limit)} | ${rss} | ${ev} | ${nodes} | ${ratio} |`;
+  const run = r.steps !== undefined && r.steps < r.size ? `${r.engine} (first ${r.steps} steps)` : r.engine;
+  return `| ${r.size} | ${run} | ${fmtSeconds(r, limit)} | ${rss} | ${ev} | ${nodes} | ${ratio} |`;
 }

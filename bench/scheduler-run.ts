@@ -2,7 +2,10 @@
  * One benchmark measurement in a fresh process (so peak RSS belongs to it):
  * generate a realistic packed corpus, bin it, schedule it, print one JSON line.
  *
- *   node dist/bench/scheduler-run.js --size M --groups K --lambda 1 --engine fast|brute|curriculum [--seed 1]
+ *   node dist/bench/scheduler-run.js --size M --groups K --lambda 1 --engine fast|brute|curriculum [--seed 1] [--steps N]
+ *
+ * `--steps N` schedules only the first N·L tokens (N steps of the packed corpus),
+ * to measure the per-step cost and the memory at sizes whose full run is out of reach.
  *
  * `curriculum` schedules the same corpus against a seeded curriculum (logits =
  * log corpus shares plus a N(0, 0.5) walk over knots at 1%, 10% and 100% of
@@ -23,6 +26,8 @@ export interface RunResult {
   tokens: number;
   generateSeconds: number;
   scheduleSeconds: number;
+  /** steps scheduled (all M unless --steps) */
+  steps: number;
   /** curriculum only: building the target table (not in scheduleSeconds) */
   tableSeconds?: number;
   tableGridPoints?: number;
@@ -79,7 +84,7 @@ export function benchCurriculum(set: SequenceSet, seed: number) {
   return { curriculum: { groups: K, s: Float64Array.from(knots), logits }, total };
 }
 
-export function runOnce(size: number, groups: number, lambda: number, engine: Engine, seed: number): RunResult {
+export function runOnce(size: number, groups: number, lambda: number, engine: Engine, seed: number, steps?: number): RunResult {
   let t = process.hrtime.bigint();
   const g = generateCorpus({ numSequences: size, numGroups: groups, seed });
   const { bin } = computeLengthBins(g.docLength, g.tokens, 16);
@@ -93,11 +98,12 @@ export function runOnce(size: number, groups: number, lambda: number, engine: En
     table = targetTable(curriculum, total);
     tableSeconds = Number(process.hrtime.bigint() - t) / 1e9;
   }
+  const budget = steps !== undefined ? { budget: Math.min(steps, size) * 2048 } : {};
   t = process.hrtime.bigint();
   const r =
     engine === 'brute'
-      ? scheduleBruteForceSync(set, { lambda })
-      : scheduleSync(set, { lambda, ...(table ? { targets: table } : {}) });
+      ? scheduleBruteForceSync(set, { lambda, ...budget })
+      : scheduleSync(set, { lambda, ...budget, ...(table ? { targets: table } : {}) });
   const scheduleSeconds = Number(process.hrtime.bigint() - t) / 1e9;
   return {
     engine,
@@ -107,6 +113,7 @@ export function runOnce(size: number, groups: number, lambda: number, engine: En
     tokens: r.tokens,
     generateSeconds,
     scheduleSeconds,
+    steps: r.stats.steps,
     ...(table ? { tableSeconds, tableGridPoints: table.tokens.length } : {}),
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
     exactScoresPerStep: r.stats.exactScores / Math.max(1, r.stats.steps),
@@ -127,6 +134,7 @@ if (require.main === module) {
     Number(arg(argv, '--lambda', '1')),
     engine as Engine,
     Number(arg(argv, '--seed', '1')),
+    argv.includes('--steps') ? Number(arg(argv, '--steps')) : undefined,
   );
   process.stdout.write(JSON.stringify(res) + '\n');
 }

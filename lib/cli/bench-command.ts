@@ -6,7 +6,7 @@ import * as path from 'path';
 
 import { CurriculaError } from '../errors';
 import type { BenchOptions } from '../../bench/scheduler-bench';
-import { optional, parseCount, parseCountList, parseNumber } from './parse';
+import { optional, parseCount, parseCountList, parseNumber, parsePositiveCount } from './parse';
 
 export interface BenchFlags {
   sizes: string;
@@ -17,6 +17,7 @@ export interface BenchFlags {
   /** true (bare flag: every size) or a list of sizes */
   curriculum?: boolean | string;
   maxSeconds?: string;
+  steps?: string;
   out?: string;
 }
 
@@ -53,6 +54,7 @@ export async function benchSchedulerCommand(flags: BenchFlags): Promise<void> {
     curriculumSizes:
       flags.curriculum === true ? sizes : typeof flags.curriculum === 'string' ? parseCountList('--curriculum', flags.curriculum) : undefined,
     maxSeconds: optional('--max-seconds', flags.maxSeconds, parseNumber),
+    steps: optional('--steps', flags.steps, parsePositiveCount),
     out: flags.out,
   });
 }

@@ -76,6 +76,7 @@ export function buildProgram(): Command {
     .option('--baseline [list]', 'also time the brute-force baseline (at every size, or at the listed sizes)')
     .option('--curriculum [list]', 'also time a curriculum schedule of the same corpus (at every size, or at the listed sizes)')
     .option('--max-seconds <s>', 'wall-clock limit per run (default: 600)')
+    .option('--steps <n>', 'schedule only the first n steps (n·L tokens) of each run: per-step cost and memory at sizes whose full run is out of reach')
     .option('--out <file.json>', 'also write the results as JSON')
     .action((flags: BenchFlags) => benchSchedulerCommand(flags));
   registerInfluenceCommands(program, bench);

@@ -28,6 +28,13 @@ export function parseCount(flag: string, raw: string): number {
   return n;
 }
 
+/** A positive safe integer. */
+export function parsePositiveCount(flag: string, raw: string): number {
+  const n = parseCount(flag, raw);
+  if (n === 0) fail(flag, 'positive integer', raw);
+  return n;
+}
+
 /** A comma-separated list of counts, e.g. `1e4,1e5,1e6`. */
 export function parseCountList(flag: string, raw: string): number[] {
   const parts = raw.split(',');
