@@ -66,7 +66,7 @@ class CandidateTable {
   size_t size() const { return seq_.size(); }
 
  private:
-  void refresh(size_t i, const ScreenTable& screen, double& hotExact, double& binExact);
+  void refresh(size_t i, const ScreenTable& screen, double& coldNow, double& hotExact, double& binExact);
   void compact();
 
   const ExactState* st_;
