@@ -128,8 +128,7 @@ CandidateTable::CandidateTable(const ExactState& st, const ScreenTable& screen, 
     }
     sqG_[i] = sg;
     sqB_[i] = sb;
-    double cn, he, be;
-    refresh(i, screen, cn, he, be);
+    refresh(i, screen);
   }
   W_.assign(bucketLo_.size() * nW_, 0.f);
   constG_.assign(bucketLo_.size(), 0);
@@ -139,7 +138,7 @@ CandidateTable::CandidateTable(const ExactState& st, const ScreenTable& screen, 
 // Re-bounds position i at the current prefix in double precision: the cold part
 // (groups without a slot) with its fall rate, and the hot-slot and bin parts at
 // the exact length.
-void CandidateTable::refresh(size_t i, const ScreenTable& screen, double& coldNow, double& hotExact, double& binExact) {
+CandidateTable::Rebound CandidateTable::refresh(size_t i, const ScreenTable& screen) {
   const SequenceCounts& c = *st_->counts;
   const uint64_t s = seq_[i];
   const double l = (double)c.length[s];
@@ -162,9 +161,8 @@ void CandidateTable::refresh(size_t i, const ScreenTable& screen, double& coldNo
   // Stored as the value it would have at prefix 0, so the check needs no
   // reference prefix; the rounding of coldAt0 - rate S is in the check's margin.
   coldAt0_[i] = cold + rate * (double)st_->S;
-  coldNow = cold;  // not coldAt0 - rate S, whose rounding is not in these margins
-  hotExact = hot - (1e-10 * hotMag + 1e-6);
-  binExact = screen.binPart(*st_, s);
+  // The cold part as computed, not coldAt0 - rate S, whose rounding is not in these margins.
+  return {cold, hot - (1e-10 * hotMag + 1e-6), screen.binPart(*st_, s)};
 }
 
 void CandidateTable::refreshGeneral(General& gen, const ScreenTable& screen) const {
@@ -330,10 +328,9 @@ void CandidateTable::scan(size_t begin, size_t end, bool withGeneral, const Exac
         if (posOf_[s] != i) continue;  // removed
         // Re-bound in double at the exact length, refreshing the cold part.
         counters.boundRefreshes++;
-        double coldNow, hotExact, binExact;
-        refresh(i, screen, coldNow, hotExact, binExact);
+        const Rebound r = refresh(i, screen);
         exactPhi(c.length[s]);
-        if (ScreenTable::combine(o, phiGl + coldNow + hotExact, phiBl + binExact) > out.key) continue;
+        if (ScreenTable::combine(o, phiGl + r.cold + r.hot, phiBl + r.bin) > out.key) continue;
         consider(s);
       }
     }

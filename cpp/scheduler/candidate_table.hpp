@@ -66,7 +66,11 @@ class CandidateTable {
   size_t size() const { return seq_.size(); }
 
  private:
-  void refresh(size_t i, const ScreenTable& screen, double& coldNow, double& hotExact, double& binExact);
+  // Lower bounds on the three parts of a position's key at the current prefix, without Phi.
+  struct Rebound {
+    double cold, hot, bin;
+  };
+  Rebound refresh(size_t i, const ScreenTable& screen);
   void compact();
 
   const ExactState* st_;
