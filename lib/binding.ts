@@ -251,6 +251,8 @@ export interface BindingModule {
     threads: number,
     onProgress?: (tokens: number, totalTokens: number) => void,
   ): { promise: Promise<NativeTargetTable>; cancel(): void };
+  /** which build of the table's per-group kernels runs: 'avx2', or 'portable' (no AVX2, or CURRICULA_NO_AVX2=1) */
+  curriculumTableKernel: 'avx2' | 'portable';
 
   // ---- linear algebra, influence scores and analysis (cpp/addon/linalg_binding.cpp) ----
   choleskySolveSync(a: Float64Array, n: number, b: Float64Array, options: { threads: number }): Float64Array;

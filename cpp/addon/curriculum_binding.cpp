@@ -2,6 +2,7 @@
 // and the scheduler's target table (sync, or a promise_job.hpp worker with progress and cancel).
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 
@@ -9,6 +10,7 @@
 #include "addon/marshal.hpp"
 #include "addon/promise_job.hpp"
 #include "curriculum/integrate.hpp"
+#include "curriculum/march_kernels.hpp"
 
 namespace curricula::addon {
 namespace {
@@ -47,12 +49,34 @@ double numberFromJs(const Napi::Value& v, const char* field) {
   return v.As<Napi::Number>().DoubleValue();
 }
 
-// Hands a vector's memory to JS without copying (freed by the finalizer).
+// Hands a vector's memory to JS without copying (freed by the finalizer). The size is
+// reported to V8 so that its collector frees big tables promptly.
 Napi::Float64Array adopt(Napi::Env env, std::vector<double>&& v) {
   auto* owned = new std::vector<double>(std::move(v));
   const size_t n = owned->size();
+  const int64_t bytes = (int64_t)(n * sizeof(double));
   Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(
-      env, owned->data(), n * sizeof(double), [](Napi::Env, void*, std::vector<double>* p) { delete p; }, owned);
+      env, owned->data(), n * sizeof(double),
+      [bytes](Napi::Env e, void*, std::vector<double>* p) {
+        delete p;
+        Napi::MemoryManagement::AdjustExternalMemory(e, -bytes);
+      },
+      owned);
+  Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
+  return Napi::Float64Array::New(env, n, buf, 0);
+}
+
+// Same for a DoubleBuffer (malloc'd: freed with std::free).
+Napi::Float64Array adopt(Napi::Env env, DoubleBuffer&& v) {
+  const size_t n = v.size();
+  if (n == 0) return Napi::Float64Array::New(env, 0);
+  const int64_t bytes = (int64_t)(n * sizeof(double));
+  Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, v.data(), n * sizeof(double), [bytes](Napi::Env e, void* d) {
+    std::free(d);
+    Napi::MemoryManagement::AdjustExternalMemory(e, -bytes);
+  });
+  v.release();  // owned by the ArrayBuffer now
+  Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
   return Napi::Float64Array::New(env, n, buf, 0);
 }
 
@@ -145,6 +169,7 @@ void registerCurriculum(Napi::Env env, Napi::Object exports) {
   exports.Set("curriculumCumulative", Napi::Function::New(env, CurriculumCumulative));
   exports.Set("curriculumTargetTableSync", Napi::Function::New(env, CurriculumTargetTableSync));
   exports.Set("curriculumTargetTable", Napi::Function::New(env, CurriculumTargetTable));
+  exports.Set("curriculumTableKernel", Napi::String::New(env, curriculum::marchUsesAvx2() ? "avx2" : "portable"));
 }
 
 }  // namespace curricula::addon

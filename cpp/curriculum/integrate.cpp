@@ -1,6 +1,8 @@
 // Cumulative curriculum targets and the target table (bounds: docs/curriculum.md).
 #include "curriculum/integrate.hpp"
 
+#include "curriculum/march_kernels.hpp"
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -327,11 +329,9 @@ TargetTable buildTargetTable(const CurriculumView& c, double T, double maxErr, s
   marks.erase(std::unique(marks.begin(), marks.end()), marks.end());
 
   std::vector<double> E(K, 0.0), comp(K, 0.0);
-  // Rows are kept in blocks and copied once at the end (no regrowth of a huge vector).
-  constexpr size_t kBlockRows = 256;
-  std::vector<std::vector<double>> blocks;
   size_t rows = 0;
-  // Reserves the row for grid point `tokens` and returns where its K values go.
+  // Reserves the row for grid point `tokens` and returns where its K values go
+  // (valid until the next row is reserved).
   auto newRow = [&](double tokens) -> double* {
     if (rows + 1 > maxEntries / K)
       throw std::invalid_argument("the target table would exceed maxEntries = " + std::to_string(maxEntries) +
@@ -339,15 +339,8 @@ TargetTable buildTargetTable(const CurriculumView& c, double T, double maxErr, s
                                   " groups, reached at " + num(tokens) + " of " + num(T) +
                                   " tokens); raise maxErrorTokens or maxEntries");
     out.tokens.push_back(tokens);
-    if (rows % kBlockRows == 0) {
-      blocks.emplace_back();
-      blocks.back().reserve(kBlockRows * K);
-    }
-    std::vector<double>& blk = blocks.back();
-    const size_t base = blk.size();
-    blk.resize(base + K);
     rows++;
-    return blk.data() + base;
+    return out.cumulative.append(K);
   };
   auto appendRow = [&](double tokens) {
     double* row = newRow(tokens);
@@ -416,36 +409,10 @@ TargetTable buildTargetTable(const CurriculumView& c, double T, double maxErr, s
           for (int t = 0; t < 7; t++) W[6 * q + t] += nc[t] * hs / 140;
         // exp(bs*hs) by its Taylor polynomial when |bs*hs| <= 1e-3 (relative error < 2e-21)
         const bool taylor = R * hs <= 1e-3;
-        auto expSmall = [&](double v) {
-          return taylor ? 1 + v * (1 + v / 2 * (1 + v / 3 * (1 + v / 4 * (1 + v / 5)))) : std::exp(v);
-        };
         for (size_t ch = tid; ch < nChunks; ch += nThreads) {
-          const size_t k0 = ch * kChunk, k1 = std::min(K, k0 + kChunk);
-          std::vector<double>& zp = zPart[ch];
-          zp.assign(M, 0.0);
-          if (M == 7) {
-            double z0 = 0, z1 = 0, z2 = 0, z3 = 0, z4 = 0, z5 = 0, z6 = 0;
-            for (size_t k = k0; k < k1; k++) {
-              const double cc = expSmall(bs[k] * hs);
-              const double p0 = p[k], p1 = p0 * cc, p2 = p1 * cc, p3 = p2 * cc, p4 = p3 * cc, p5 = p4 * cc, p6 = p5 * cc;
-              z0 += p0, z1 += p1, z2 += p2, z3 += p3, z4 += p4, z5 += p5, z6 += p6;
-              cpow[k] = cc;
-              lastPow[k] = p6;
-            }
-            zp = {z0, z1, z2, z3, z4, z5, z6};
-          } else {
-            for (size_t k = k0; k < k1; k++) {
-              const double cc = expSmall(bs[k] * hs);
-              double pw = p[k];
-              zp[0] += pw;
-              for (size_t t = 1; t < M; t++) {
-                pw *= cc;
-                zp[t] += pw;
-              }
-              cpow[k] = cc;
-              lastPow[k] = pw;
-            }
-          }
+          const size_t k0 = ch * kChunk, n = std::min(K, k0 + kChunk) - k0;
+          zPart[ch].resize(M);
+          powerSums(&bs[k0], &p[k0], n, hs, taylor, M, &cpow[k0], &lastPow[k0], zPart[ch].data());
         }
         if (tid == 0) {
           out.interpolationBound = std::max(out.interpolationBound, std::min(0.25 * step, step * step / 8 * Qd / x));
@@ -465,32 +432,13 @@ TargetTable buildTargetTable(const CurriculumView& c, double T, double maxErr, s
         omega.resize(M);
         for (size_t t = 0; t < M; t++) omega[t] = W[t] * x * std::exp((double)t * hs) / Z[t];
         const double zInv = 1 / Z[M - 1];
-        double* row = sharedRow;
-        double o[7] = {0, 0, 0, 0, 0, 0, 0};
-        if (M == 7) std::copy(omega.begin(), omega.end(), o);
         // One pass: increments, the row, p at x1, and the next cell's statistics. Qa is taken
         // against the old b̄ and widened by |b̄_new − b̄_old| (triangle inequality), so it stays a bound.
         for (size_t ch = tid; ch < nChunks; ch += nThreads) {
-          const size_t k0 = ch * kChunk, k1 = std::min(K, k0 + kChunk);
-          double nbbar = 0, nQa = 0, nQb = 0;
-          for (size_t k = k0; k < k1; k++) {
-            const double cc = cpow[k];
-            double acc;
-            if (M == 7) {
-              acc = ((((((o[6] * cc + o[5]) * cc + o[4]) * cc + o[3]) * cc + o[2]) * cc + o[1]) * cc + o[0]);
-            } else {
-              acc = omega[M - 1];
-              for (size_t t = M - 1; t-- > 0;) acc = acc * cc + omega[t];
-            }
-            neumaierAdd(E[k], comp[k], p[k] * acc);
-            row[k] = E[k] + comp[k];
-            const double pk = lastPow[k] * zInv;
-            p[k] = pk;
-            nbbar += pk * bs[k];
-            nQa = std::max(nQa, pk * std::fabs(bs[k] - bbar));
-            nQb = std::max(nQb, pk);
-          }
-          statPart[ch] = {nbbar, nQa, nQb};
+          const size_t k0 = ch * kChunk, n = std::min(K, k0 + kChunk) - k0;
+          const CellStats st = advanceCell(omega.data(), M, &cpow[k0], &lastPow[k0], zInv, &bs[k0], bbar, &E[k0],
+                                           &comp[k0], &p[k0], sharedRow + k0, n);
+          statPart[ch] = {st.bbar, st.qa, st.qb};
         }
         barrier.wait();
         double nbbar = 0, nQa = 0, nQb = 0;
@@ -539,11 +487,6 @@ TargetTable buildTargetTable(const CurriculumView& c, double T, double maxErr, s
     const Interval& iv = intervals[eng.intervalOf(sMid)];
     march(iv, x, y);
     x = y;
-  }
-  out.cumulative.resize(rows * K);
-  for (size_t b = 0; b < blocks.size(); b++) {
-    std::copy(blocks[b].begin(), blocks[b].end(), out.cumulative.begin() + b * kBlockRows * K);
-    std::vector<double>().swap(blocks[b]);
   }
   return out;
 }

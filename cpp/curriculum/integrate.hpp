@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "common/double_buffer.hpp"
+
 namespace curricula::curriculum {
 
 // A borrowed curriculum: knots s[0..numKnots) strictly increasing, logits row-major
@@ -42,7 +44,7 @@ struct Cancelled : std::runtime_error {
 
 struct TargetTable {
   std::vector<double> tokens;      // G integer grid points, tokens[0] = 0, last >= totalTokens
-  std::vector<double> cumulative;  // G*K row-major, E_k(tokens[g])
+  DoubleBuffer cumulative;         // G*K row-major, E_k(tokens[g])
   double interpolationBound = 0;   // proven bound on the linear-interpolation error (tokens)
   double quadratureBound = 0;      // bound on the error of the grid values themselves (tokens)
 };
