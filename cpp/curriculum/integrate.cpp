@@ -1,10 +1,7 @@
 // Cumulative curriculum targets and the target table (bounds: docs/curriculum.md).
 #include "curriculum/integrate.hpp"
 
-#include "curriculum/march_kernels.hpp"
-
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <exception>
 #include <thread>
@@ -12,6 +9,8 @@
 #include <limits>
 #include <numeric>
 #include <string>
+
+#include "curriculum/march_kernels.hpp"
 
 namespace curricula::curriculum {
 namespace {
@@ -359,7 +358,7 @@ TargetTable buildTargetTable(const CurriculumView& c, double T, double maxErr, s
   const size_t nChunks = (K + kChunk - 1) / kChunk;
   const size_t nThreads = std::max<size_t>(1, std::min<size_t>(threads, nChunks));
   std::vector<std::vector<double>> zPart(nChunks);
-  std::vector<std::array<double, 3>> statPart(nChunks);
+  std::vector<CellStats> statPart(nChunks);
 
   auto march = [&](const Interval& iv, double xStart, double y) {
     const double R = iv.range(), r = 1 + R;
@@ -436,16 +435,15 @@ TargetTable buildTargetTable(const CurriculumView& c, double T, double maxErr, s
         // against the old b̄ and widened by |b̄_new − b̄_old| (triangle inequality), so it stays a bound.
         for (size_t ch = tid; ch < nChunks; ch += nThreads) {
           const size_t k0 = ch * kChunk, n = std::min(K, k0 + kChunk) - k0;
-          const CellStats st = advanceCell(omega.data(), M, &cpow[k0], &lastPow[k0], zInv, &bs[k0], bbar, &E[k0],
-                                           &comp[k0], &p[k0], sharedRow + k0, n);
-          statPart[ch] = {st.bbar, st.qa, st.qb};
+          statPart[ch] = advanceCell(omega.data(), M, &cpow[k0], &lastPow[k0], zInv, &bs[k0], bbar, &E[k0], &comp[k0],
+                                     &p[k0], sharedRow + k0, n);
         }
         barrier.wait();
         double nbbar = 0, nQa = 0, nQb = 0;
         for (size_t ch = 0; ch < nChunks; ch++) {
-          nbbar += statPart[ch][0];
-          nQa = std::max(nQa, statPart[ch][1]);
-          nQb = std::max(nQb, statPart[ch][2]);
+          nbbar += statPart[ch].bbar;
+          nQa = std::max(nQa, statPart[ch].qa);
+          nQb = std::max(nQb, statPart[ch].qb);
         }
         Qa = nQa + nQb * std::fabs(nbbar - bbar);
         Qb = nQb;
