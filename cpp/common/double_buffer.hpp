@@ -26,8 +26,6 @@ class DoubleBuffer {
   size_t size() const { return size_; }
   double* data() { return data_; }
   const double* data() const { return data_; }
-  double& operator[](size_t i) { return data_[i]; }
-  const double& operator[](size_t i) const { return data_[i]; }
 
   // Appends n uninitialised values and returns where they start; earlier pointers
   // into the buffer are invalid afterwards.
