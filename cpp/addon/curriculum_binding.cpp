@@ -49,35 +49,29 @@ double numberFromJs(const Napi::Value& v, const char* field) {
   return v.As<Napi::Number>().DoubleValue();
 }
 
-// Hands a vector's memory to JS without copying (freed by the finalizer). The size is
-// reported to V8 so that its collector frees big tables promptly.
-Napi::Float64Array adopt(Napi::Env env, std::vector<double>&& v) {
-  auto* owned = new std::vector<double>(std::move(v));
-  const size_t n = owned->size();
+// Wraps n doubles at `data` in a Float64Array without copying; `release` frees them when
+// JS collects the array. The size is reported to V8 so that its collector frees big
+// tables promptly.
+template <class Release>
+Napi::Float64Array external(Napi::Env env, double* data, size_t n, Release release) {
   const int64_t bytes = (int64_t)(n * sizeof(double));
-  Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(
-      env, owned->data(), n * sizeof(double),
-      [bytes](Napi::Env e, void*, std::vector<double>* p) {
-        delete p;
-        Napi::MemoryManagement::AdjustExternalMemory(e, -bytes);
-      },
-      owned);
+  Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, data, n * sizeof(double), [bytes, release](Napi::Env e, void* d) {
+    release(static_cast<double*>(d));
+    Napi::MemoryManagement::AdjustExternalMemory(e, -bytes);
+  });
   Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
   return Napi::Float64Array::New(env, n, buf, 0);
 }
 
-// Same for a DoubleBuffer (malloc'd: freed with std::free).
+Napi::Float64Array adopt(Napi::Env env, std::vector<double>&& v) {
+  auto* owned = new std::vector<double>(std::move(v));
+  return external(env, owned->data(), owned->size(), [owned](double*) { delete owned; });
+}
+
 Napi::Float64Array adopt(Napi::Env env, DoubleBuffer&& v) {
   const size_t n = v.size();
   if (n == 0) return Napi::Float64Array::New(env, 0);
-  const int64_t bytes = (int64_t)(n * sizeof(double));
-  Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, v.data(), n * sizeof(double), [bytes](Napi::Env e, void* d) {
-    std::free(d);
-    Napi::MemoryManagement::AdjustExternalMemory(e, -bytes);
-  });
-  v.release();  // owned by the ArrayBuffer now
-  Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
-  return Napi::Float64Array::New(env, n, buf, 0);
+  return external(env, v.release(), n, [](double* d) { std::free(d); });
 }
 
 Napi::Object tableToJs(Napi::Env env, TargetTable&& t) {
